@@ -1,0 +1,208 @@
+"""The ``kairos`` command: serve, migrate, openapi, token, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.settings import REPO_ROOT, Settings, SettingsError
+
+__all__ = ["main"]
+
+OPENAPI_PATH = REPO_ROOT / "openapi" / "openapi.json"
+BENCH_DIR = REPO_ROOT / "tests" / "bench"
+
+log = logging.getLogger("kairos")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.db import resolve_database
+    from app.migrate import migrate_url
+
+    settings.check_production_ready()
+    started = time.perf_counter()
+    target = resolve_database(settings)
+    print(f"kairos: using {target.description}", file=sys.stderr, flush=True)
+    if settings.database.migrate_on_start:
+        applied = asyncio.run(migrate_url(target.url))
+        names = ", ".join(m.name for m in applied) or "none pending"
+        print(f"kairos: migrations applied: {names}", file=sys.stderr, flush=True)
+    # Workers read their settings from the environment: hand them the resolved database, and
+    # skip the migration check they would repeat.
+    os.environ["KAIROS_DATABASE_URL"] = target.url
+    os.environ["KAIROS_MIGRATE_ON_START"] = "false"
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    workers = args.workers or settings.server.workers
+    print(
+        f"kairos: serving on http://{host}:{port} (API docs at /schema), "
+        f"database ready after {time.perf_counter() - started:.1f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.server.log_level,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from app.db import resolve_database
+    from app.migrate import MigrationError, migrate_url
+
+    target = resolve_database(settings)
+    print(f"kairos: using {target.description}", file=sys.stderr)
+    try:
+        applied = asyncio.run(migrate_url(target.url))
+    except MigrationError as exc:
+        print(f"kairos migrate: {exc}", file=sys.stderr)
+        return 1
+    for migration in applied:
+        print(f"applied {migration.name}")
+    if not applied:
+        print("database is up to date")
+    return 0
+
+
+def openapi_document(settings: Settings) -> str:
+    """The OpenAPI document as committed: stable key order, trailing newline."""
+    from app.main import create_app
+
+    app = create_app(settings)
+    schema = app.openapi_schema.to_schema()
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    # The document must not depend on the machine: pin what settings could leak into it.
+    document = openapi_document(settings.with_database_url("postgresql://openapi/none"))
+    path = Path(args.output)
+    if args.check:
+        current = path.read_text() if path.exists() else ""
+        if current != document:
+            print(f"{path} is stale: run 'kairos openapi' and commit the result", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from app.auth import TokenError, mint_token
+
+    if args.role == "manager" and not args.stores:
+        print("kairos token: a manager token needs --stores", file=sys.stderr)
+        return 2
+    try:
+        token = mint_token(
+            settings,
+            role=args.role,
+            sub=args.sub,
+            stores=[s for s in (args.stores or "").split(",") if s],
+            ttl_seconds=args.ttl,
+        )
+    except TokenError as exc:
+        print(f"kairos token: {exc}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace, _: Settings) -> int:
+    names = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
+    wanted = names if args.name == "all" else [args.name]
+    status = 0
+    for name in wanted:
+        script = BENCH_DIR / f"bench_{name}.py"
+        if not script.exists():
+            print(
+                f"kairos bench: no benchmark {name!r} (have: {', '.join(names)})", file=sys.stderr
+            )
+            return 2
+        print(f"## kairos bench {name}", flush=True)
+        done = subprocess.run([sys.executable, str(script), *args.bench_args], cwd=REPO_ROOT)
+        status = status or done.returncode
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kairos", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then serve the HTTP API with uvicorn")
+    serve.add_argument("--host", help="bind address (default KAIROS_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default KAIROS_PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default KAIROS_WORKERS or 1)")
+    serve.set_defaults(func=_cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(func=_cmd_migrate)
+
+    openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    openapi.add_argument("--output", default=str(OPENAPI_PATH), help="where to write")
+    openapi.set_defaults(func=_cmd_openapi)
+
+    token = sub.add_parser("token", help="mint a development JWT (refused in production)")
+    token.add_argument(
+        "--role", required=True, choices=["customer", "manager", "integration", "admin"]
+    )
+    token.add_argument("--sub", required=True, help="subject: customer id, user or system name")
+    token.add_argument("--stores", help="comma-separated store ids (managers)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(func=_cmd_token)
+
+    bench = sub.add_parser(
+        "bench", help="run a benchmark from tests/bench (geo, hours, ... or all)"
+    )
+    bench.add_argument("name", help="benchmark name, or 'all'")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"kairos: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.server.log_level)
+    try:
+        result: int = args.func(args, settings)
+    except SettingsError as exc:
+        print(f"kairos: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

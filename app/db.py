@@ -1,0 +1,157 @@
+"""The database: which server, the asyncpg pool, and jsonb codecs through msgspec.
+
+With ``KAIROS_DATABASE_URL`` set, Kairos uses that server and never starts one. Without it,
+an embedded PostgreSQL (the ``pgserver`` package, which ships its own binaries) runs in
+``KAIROS_DATA_DIR/pgdata`` and keeps its data across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import msgspec
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+__all__ = [
+    "EMBEDDED_DATABASE",
+    "DatabaseTarget",
+    "create_pool",
+    "ensure_database",
+    "resolve_database",
+    "start_embedded",
+]
+
+log = logging.getLogger("kairos.db")
+
+EMBEDDED_DATABASE = "kairos"
+"""Database created inside the embedded server (its default ``postgres`` one stays untouched)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTarget:
+    """The database a process will use.
+
+    Attributes:
+        url: asyncpg-compatible connection URL.
+        embedded: True when Kairos started (or joined) its own pgserver instance.
+        description: Safe to print: no password.
+    """
+
+    url: str
+    embedded: bool
+    description: str
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for start-up messages."""
+    try:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparseable database URL>"
+    return url
+
+
+def start_embedded(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or join) the embedded PostgreSQL in ``data_dir/pgdata``; return its URL.
+
+    The server keeps running for as long as some process holds it, and stops with the last
+    one; its data stays in ``pgdata`` for the next start.
+    """
+    import warnings
+
+    # pgserver logs every command it runs at INFO; its start-up is summarised by our own line.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    pgdata = data_dir / "pgdata"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        # get_server() hands back a cached handle even if that server has since stopped.
+        from pgserver.utils import PostmasterInfo
+
+        live = PostmasterInfo.read_from_pgdata(pgdata.resolve())
+        if live is None or not live.is_running():
+            server.ensure_postgres_running()
+    admin_url: str = server.get_uri()
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "1 row" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    url: str = server.get_uri(database)
+    log.debug("embedded server admin URL %s", _redact(admin_url))
+    return url
+
+
+def resolve_database(settings: Settings) -> DatabaseTarget:
+    """Pick the configured server, or start the embedded one."""
+    if settings.database.url:
+        return DatabaseTarget(
+            url=settings.database.url,
+            embedded=False,
+            description=f"PostgreSQL at {_redact(settings.database.url)} (KAIROS_DATABASE_URL)",
+        )
+    url = start_embedded(settings.database.data_dir)
+    return DatabaseTarget(
+        url=url,
+        embedded=True,
+        description=f"embedded PostgreSQL in {settings.database.data_dir / 'pgdata'}",
+    )
+
+
+async def ensure_database(url: str) -> None:
+    """Fail fast with a clear message when the server is unreachable."""
+    conn = await asyncpg.connect(url, timeout=10)
+    await conn.close()
+
+
+_json_encoder = msgspec.json.Encoder()
+_json_decoder = msgspec.json.Decoder()
+
+
+def _encode_json(value: Any) -> str:
+    # asyncpg's text codec wants str; msgspec encodes Structs, datetimes and UUIDs natively.
+    return _json_encoder.encode(value).decode()
+
+
+def _decode_json(value: str) -> Any:
+    return _json_decoder.decode(value)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Per-connection set-up: json/jsonb through msgspec, UTC session time zone."""
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=_encode_json, decoder=_decode_json, schema="pg_catalog"
+        )
+
+
+async def create_pool(settings: Settings, url: str | None = None) -> asyncpg.Pool:
+    """Create the application's pool (the Litestar lifespan owns and closes it)."""
+    dsn = url or settings.database.url
+    if not dsn:
+        raise ValueError("no database URL: resolve_database() first")
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=settings.database.pool_min,
+        max_size=settings.database.pool_max,
+        command_timeout=settings.database.command_timeout,
+        init=init_connection,
+        server_settings={"application_name": "kairos", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,120 @@
+"""The Litestar application: lifespan-owned pool, auth, problem+json errors, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.types import ControllerRouterHandler
+
+from app.auth import JWTAuthenticationMiddleware, TokenVerifier, check_every_route_has_a_role
+from app.db import create_pool, resolve_database
+from app.health import HealthController
+from app.migrate import migrate_url
+from app.problems import exception_handlers
+from app.settings import Settings
+
+__all__ = ["create_app", "openapi_config", "route_handlers"]
+
+log = logging.getLogger("kairos")
+
+VERSION = "0.1.0"
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Every controller Kairos serves."""
+    return [HealthController]
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Kairos",
+        version=VERSION,
+        description=(
+            "Location-aware loyalty backend: geofence events in, timely push invites out. "
+            "Every error is RFC 9457 application/problem+json."
+        ),
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="JWT with sub, role, exp and (managers) stores claims.",
+                )
+            }
+        ),
+        security=[{"BearerAuth": []}],
+        tags=[
+            Tag(name="operations", description="Health and readiness probes"),
+        ],
+        use_handler_docstrings=False,
+    )
+
+
+def _lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        current = settings
+        if not current.database.url:
+            # Blocking start of the embedded server: keep it off the event loop.
+            target = await asyncio.to_thread(resolve_database, current)
+            current = current.with_database_url(target.url)
+            log.info("database: %s", target.description)
+        assert current.database.url is not None
+        if current.database.migrate_on_start:
+            applied = await migrate_url(current.database.url)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(m.name for m in applied))
+        pool = await create_pool(current)
+        app.state.pool = pool
+        app.state.settings = current
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """Build the application.
+
+    Args:
+        settings: Defaults to ``Settings.from_env()``.
+        extra_handlers: Additional routes (tests use this for probes of the error handling).
+    """
+    settings = settings or Settings.from_env()
+    settings.check_production_ready()
+    verifier = TokenVerifier(settings)
+    auth_mw = DefineMiddleware(
+        JWTAuthenticationMiddleware,
+        verifier=verifier,
+        exclude=["^/schema"],
+    )
+    config = AppConfig(
+        route_handlers=[*route_handlers(), *extra_handlers],
+        middleware=[auth_mw],
+        exception_handlers=exception_handlers,
+        openapi_config=openapi_config(),
+        lifespan=[_lifespan(settings)],
+        request_max_body_size=settings.server.max_body_bytes,
+        debug=False,
+    )
+    app = Litestar.from_config(config)
+    app.state.settings = settings
+    check_every_route_has_a_role(app)
+    return app

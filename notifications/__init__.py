@@ -1,0 +1,1 @@
+"""Outbox dispatcher, push gateways, receipts and scheduled jobs."""

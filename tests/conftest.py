@@ -1,0 +1,149 @@
+"""Shared fixtures.
+
+Integration tests run against a real PostgreSQL: ``KAIROS_TEST_DATABASE_URL`` when set,
+otherwise an embedded pgserver started once per session. A fresh database is created and
+migrated once per session; every integration test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.auth import Role, mint_token
+from app.main import create_app
+from app.migrate import migrate_url
+from app.settings import Settings
+
+TEST_SECRET = "kairos-test-secret-" + "x7Q2" * 8
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    """``server_url`` with its database name replaced."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for the session (its maintenance database URL)."""
+    url = os.environ.get("KAIROS_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    # Keep the path short: the Unix socket lives inside it (108-byte limit).
+    pgdata = Path(f"/tmp/kairos-test-{os.getpid()}")
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def migrated_db_url(pg_server_url: str) -> AsyncIterator[str]:
+    """A freshly created, fully migrated database for this session."""
+    name = f"kairos_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = database_url_for(pg_server_url, name)
+    await migrate_url(url)
+    yield url
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _truncate_all(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = await conn.fetch(
+            "SELECT quote_ident(tablename) AS t FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        if tables:
+            names = ", ".join(r["t"] for r in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db_url(migrated_db_url: str) -> str:
+    """The session database, emptied before the test (so a failure leaves data to inspect)."""
+    await _truncate_all(migrated_db_url)
+    return migrated_db_url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the (empty) test database."""
+    from app.db import init_connection
+
+    conn = await asyncpg.connect(db_url)
+    await init_connection(conn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "KAIROS_DATABASE_URL": db_url,
+            "KAIROS_DATA_DIR": str(tmp_path / "data"),
+            "KAIROS_JWT_SECRET": TEST_SECRET,
+            "KAIROS_MIGRATE_ON_START": "false",
+            "KAIROS_DB_POOL_MIN": "1",
+            "KAIROS_DB_POOL_MAX": "5",
+        }
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+TokenFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def auth(settings: Settings) -> TokenFactory:
+    """``auth("manager", stores=["s1"])`` → an Authorization header dict."""
+
+    def make(
+        role: Role, sub: str | None = None, stores: list[str] | None = None, ttl: int = 600
+    ) -> dict[str, str]:
+        token = mint_token(
+            settings, role=role, sub=sub or f"test-{role}", stores=stores or [], ttl_seconds=ttl
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
