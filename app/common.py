@@ -1,0 +1,165 @@
+"""Pieces every API area shares: id types, ETags, cursors, the audit log, the caller.
+
+Structs defined here keep real annotations (no ``from __future__ import annotations``) so
+msgspec and Litestar can resolve them at runtime.
+"""
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from litestar import Request
+from litestar.params import Parameter
+
+from app.auth import Principal
+from app.problems import PreconditionFailedProblem, ProblemError, ValidationProblem
+
+__all__ = [
+    "BRAND_ID_PATTERN",
+    "BrandId",
+    "Cursor",
+    "IfMatch",
+    "Limit",
+    "Page",
+    "audit",
+    "check_if_match",
+    "decode_cursor",
+    "encode_cursor",
+    "etag",
+    "principal_of",
+    "utcnow",
+]
+
+BRAND_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+"""Ids the brand chooses: 1-128 characters, letters, digits and ``. _ : -``, not starting with
+punctuation. Safe in URLs, logs and file names; enforced by the database too."""
+
+BrandId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=BRAND_ID_PATTERN,
+        description="1-128 of A-Z a-z 0-9 . _ : -, starting with a letter or digit",
+        examples=["store-0042"],
+    ),
+]
+
+Limit = Annotated[
+    int,
+    Parameter(ge=1, le=500, description="Page size (1-500, default 50)", required=False),
+]
+
+IfMatch = Annotated[
+    str | None,
+    Parameter(
+        header="If-Match",
+        required=False,
+        description="ETag of the version you read; a stale one gets 412 and changes nothing",
+    ),
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    """The authenticated caller (the auth middleware guarantees one on guarded routes)."""
+    principal = request.user
+    if not isinstance(principal, Principal):  # pragma: no cover - middleware guarantees it
+        raise ProblemError(401, "unauthorized", "Authentication required")
+    return principal
+
+
+def etag(version: int) -> str:
+    """Strong ETag of a resource version."""
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, current_version: int | None) -> None:
+    """Enforce ``If-Match`` (optional; ``*`` matches any existing version).
+
+    Raises:
+        PreconditionFailedProblem: The header names another version, or the resource is new.
+    """
+    if if_match is None:
+        return
+    candidates = [c.strip() for c in if_match.split(",")]
+    if current_version is None:
+        raise PreconditionFailedProblem("If-Match was sent but the resource does not exist")
+    if "*" in candidates:
+        return
+    wanted = etag(current_version)
+    if wanted not in candidates and f"W/{wanted}" not in candidates:
+        raise PreconditionFailedProblem(
+            f"If-Match {if_match} does not match the current version {wanted}"
+        )
+
+
+class Cursor(msgspec.Struct, array_like=True, frozen=True):
+    """Opaque keyset position: the sort key of the last row returned."""
+
+    key: str
+
+
+def encode_cursor(key: str) -> str:
+    raw = msgspec.msgpack.encode(Cursor(key=key))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str | None, field: str = "cursor") -> str | None:
+    """The key inside a cursor from a previous page.
+
+    Raises:
+        ValidationProblem: The cursor was not produced by Kairos.
+    """
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return msgspec.msgpack.decode(raw, type=Cursor).key
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValidationProblem.single(field, "not a cursor returned by a previous page") from None
+
+
+class Page(msgspec.Struct, kw_only=True):
+    """Common shape of list responses: ``items`` plus ``next_cursor`` (null on the last page)."""
+
+    next_cursor: str | None = None
+
+
+async def audit(
+    conn: asyncpg.Connection,
+    *,
+    actor: Principal,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    store_ids: Sequence[str] = (),
+    before: Mapping[str, Any] | msgspec.Struct | None = None,
+    after: Mapping[str, Any] | msgspec.Struct | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Append to the audit log, inside the caller's transaction.
+
+    Push tokens and other secrets must be masked by the caller before they reach here.
+    """
+    await conn.execute(
+        """
+        INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
+                               store_ids, before, after, request_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """,
+        actor.sub,
+        actor.role,
+        action,
+        resource_type,
+        resource_id,
+        sorted(set(store_ids)),
+        msgspec.to_builtins(before) if before is not None else None,
+        msgspec.to_builtins(after) if after is not None else None,
+        request_id,
+    )
