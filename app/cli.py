@@ -134,6 +134,55 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    import asyncpg
+
+    from app.auth import Principal
+    from app.db import init_connection, resolve_database
+    from app.migrate import migrate_url
+    from app.stores.importer import import_stores
+
+    path = Path(args.file)
+    try:
+        document = path.read_bytes()
+    except OSError as exc:
+        print(f"kairos import: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    target = resolve_database(settings)
+    actor = Principal(sub=args.actor or f"cli:{getpass.getuser()}", role="admin")
+
+    async def run() -> int:
+        await migrate_url(target.url)
+        conn = await asyncpg.connect(target.url)
+        await init_connection(conn)
+        try:
+            report = await import_stores(
+                conn, document, actor=actor, skip_invalid=args.skip_invalid, dry_run=args.dry_run
+            )
+        finally:
+            await conn.close()
+        for index, error in report.errors[: args.max_errors]:
+            where = f"feature {index}" if index >= 0 else "file"
+            print(f"{where}: {error.field}: {error.message}", file=sys.stderr)
+        if len(report.errors) > args.max_errors:
+            print(f"... and {len(report.errors) - args.max_errors} more", file=sys.stderr)
+        print(
+            f"{report.features} features, {report.valid} valid, "
+            f"{report.invalid_features} invalid; stores +{report.stores_created} "
+            f"~{report.stores_updated}, geofences +{report.geofences_created} "
+            f"~{report.geofences_updated}; {'imported' if report.imported else 'nothing imported'} "
+            f"in {report.seconds:.2f}s"
+        )
+        if report.errors and not args.skip_invalid:
+            print("kairos import: fix the errors above, or pass --skip-invalid", file=sys.stderr)
+            return 1
+        return 0
+
+    return asyncio.run(run())
+
+
 def _cmd_bench(args: argparse.Namespace, _: Settings) -> int:
     names = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
     wanted = names if args.name == "all" else [args.name]
@@ -177,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--stores", help="comma-separated store ids (managers)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.set_defaults(func=_cmd_token)
+
+    importer = sub.add_parser("import", help="bulk-import data files")
+    import_kinds = importer.add_subparsers(dest="kind", required=True)
+    stores = import_kinds.add_parser(
+        "stores", help="stores and geofences from a GeoJSON FeatureCollection (idempotent)"
+    )
+    stores.add_argument("file", help="FeatureCollection: one store per feature")
+    stores.add_argument(
+        "--skip-invalid", action="store_true", help="import the valid features even if some fail"
+    )
+    stores.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
+    stores.add_argument("--actor", help="name recorded in the audit log (default cli:<user>)")
+    stores.add_argument("--max-errors", type=int, default=200, help="errors to print (200)")
+    stores.set_defaults(func=_cmd_import)
 
     bench = sub.add_parser(
         "bench", help="run a benchmark from tests/bench (geo, hours, ... or all)"

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Request
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from app.auth import Principal
+from app.db import DbConnection
 from app.problems import PreconditionFailedProblem, ProblemError, ValidationProblem
 
 __all__ = [
@@ -54,8 +54,8 @@ Limit = Annotated[
 
 IfMatch = Annotated[
     str | None,
-    Parameter(
-        header="If-Match",
+    HeaderParameter(
+        name="If-Match",
         required=False,
         description="ETag of the version you read; a stale one gets 412 and changes nothing",
     ),
@@ -132,7 +132,7 @@ class Page(msgspec.Struct, kw_only=True):
 
 
 async def audit(
-    conn: asyncpg.Connection,
+    conn: DbConnection,
     *,
     actor: Principal,
     action: str,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDED_DATABASE",
     "DatabaseTarget",
+    "DbConnection",
     "create_pool",
     "ensure_database",
     "resolve_database",
@@ -28,6 +30,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("kairos.db")
+
+DbConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+"""A plain connection or one borrowed from the pool: query functions accept either."""
 
 EMBEDDED_DATABASE = "kairos"
 """Database created inside the embedded server (its default ``postgres`` one stays untouched)."""

@@ -17,10 +17,17 @@ from litestar.types import ControllerRouterHandler
 
 from app.auth import JWTAuthenticationMiddleware, TokenVerifier, check_every_route_has_a_role
 from app.db import create_pool, resolve_database
+from app.geoindex import GeofenceIndexSync
 from app.health import HealthController
 from app.migrate import migrate_url
 from app.problems import exception_handlers
 from app.settings import Settings
+from app.stores.controllers import (
+    AuditController,
+    CampaignController,
+    GeofenceController,
+    StoreController,
+)
 
 __all__ = ["create_app", "openapi_config", "route_handlers"]
 
@@ -31,7 +38,13 @@ VERSION = "0.1.0"
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Every controller Kairos serves."""
-    return [HealthController]
+    return [
+        HealthController,
+        StoreController,
+        GeofenceController,
+        CampaignController,
+        AuditController,
+    ]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -56,6 +69,10 @@ def openapi_config() -> OpenAPIConfig:
         security=[{"BearerAuth": []}],
         tags=[
             Tag(name="operations", description="Health and readiness probes"),
+            Tag(name="stores", description="Stores and their opening hours (managers, admins)"),
+            Tag(name="geofences", description="Geofences of a store (managers, admins)"),
+            Tag(name="campaigns", description="Campaigns and their templates (managers, admins)"),
+            Tag(name="audit", description="Who changed what, when (managers, admins)"),
         ],
         use_handler_docstrings=False,
     )
@@ -76,11 +93,15 @@ def _lifespan(settings: Settings) -> Any:
             if applied:
                 log.info("applied migrations: %s", ", ".join(m.name for m in applied))
         pool = await create_pool(current)
-        app.state.pool = pool
-        app.state.settings = current
+        geo_sync = GeofenceIndexSync(current.database.url, pool)
         try:
+            await geo_sync.start()
+            app.state.pool = pool
+            app.state.settings = current
+            app.state.geo = geo_sync
             yield
         finally:
+            await geo_sync.stop()
             await pool.close()
 
     return lifespan

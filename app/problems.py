@@ -51,6 +51,7 @@ __all__ = [
     "ProblemError",
     "ValidationProblem",
     "exception_handlers",
+    "field_from_message",
     "problem_responses",
 ]
 
@@ -208,12 +209,23 @@ def _respond(problem: Problem, headers: dict[str, str] | None = None) -> Respons
 _AT_PATH = re.compile(r"\s*-\s*at\s*`\$(?P<path>[^`]*)`\s*$")
 
 
-def _field_from_message(message: str, key: str | None) -> tuple[str, str]:
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+
+
+def field_from_message(message: str, key: str | None) -> tuple[str, str]:
+    """Split msgspec's message into (field path, reason)."""
+    path = ""
     match = _AT_PATH.search(message)
     if match:
         path = match.group("path").lstrip(".")
-        return path or (key or "body"), message[: match.start()].strip()
-    return key or "body", message
+        message = message[: match.start()].strip()
+    named = _NAMED_FIELD.search(message)
+    if named:
+        # "Object missing required field `name`": the field is the object's member.
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
+    if not path:
+        path = key if key and key != "data" else "body"
+    return path, message
 
 
 def _is_malformed_body(messages: list[Any]) -> bool:
@@ -250,7 +262,7 @@ def _validation_handler(
             continue
         source = item.get("source")
         key = item.get("key")
-        field, message = _field_from_message(str(item.get("message", "")), key)
+        field, message = field_from_message(str(item.get("message", "")), key)
         if source in ("query", "path", "header", "cookie") and key:
             field = f"{source}.{key}" if source != "query" else key
         errors.append(FieldError(field=field, message=message))

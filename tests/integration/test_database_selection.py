@@ -84,7 +84,7 @@ async def test_ready_turns_503_when_database_stops_and_200_after_restart(tmp_pat
                 "KAIROS_DATABASE_URL": server.get_uri(),
                 "KAIROS_DATA_DIR": str(tmp_path),
                 "KAIROS_JWT_SECRET": TEST_SECRET,
-                "KAIROS_MIGRATE_ON_START": "false",
+                "KAIROS_MIGRATE_ON_START": "true",
                 "KAIROS_DB_POOL_MIN": "1",
             }
         )

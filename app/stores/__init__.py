@@ -1,0 +1,1 @@
+"""What store managers configure: stores, their opening hours, geofences and campaigns."""
