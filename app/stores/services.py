@@ -429,6 +429,15 @@ async def delete_store(
         if existing is None:
             raise NotFoundProblem("store", store_id)
         check_if_match(if_match, existing["version"])
+        # The delete cascades: record what goes with the store, so the log stays complete.
+        fences = await conn.fetch(
+            f"SELECT {_GEOFENCE_COLUMNS} FROM geofences WHERE store_id = $1 FOR UPDATE", store_id
+        )
+        scoped = await conn.fetch(
+            _CAMPAIGN_SELECT + " WHERE c.id IN "
+            "(SELECT campaign_id FROM campaign_stores WHERE store_id = $1) FOR UPDATE OF c",
+            store_id,
+        )
         await conn.execute("DELETE FROM stores WHERE id = $1", store_id)
         await audit(
             conn,
@@ -439,6 +448,28 @@ async def delete_store(
             store_ids=[store_id],
             before=_stored_store(existing),
         )
+        for fence in fences:
+            await audit(
+                conn,
+                actor=principal,
+                action="delete",
+                resource_type="geofence",
+                resource_id=fence["id"],
+                store_ids=[store_id],
+                before=_stored_geofence(fence),
+            )
+        for campaign in scoped:
+            remaining = [s for s in campaign["store_ids"] if s != store_id]
+            await audit(
+                conn,
+                actor=principal,
+                action="update",
+                resource_type="campaign",
+                resource_id=campaign["id"],
+                store_ids=list(campaign["store_ids"]),
+                before={"store_ids": list(campaign["store_ids"])},
+                after={"store_ids": remaining},
+            )
 
 
 # --------------------------------------------------------------------------- geofences

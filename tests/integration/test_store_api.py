@@ -257,10 +257,18 @@ async def test_deleting_a_campaigns_only_store_does_not_widen_it(
     admin = auth("admin")
     await client.put("/v1/stores/s1", json=store_body(), headers=admin)
     await client.put("/v1/campaigns/c1", json=campaign_body(["s1"]), headers=admin)
+    await client.put("/v1/stores/s1/geofences/g1", json=circle_fence(), headers=admin)
     await client.delete("/v1/stores/s1", headers=admin)
     campaign = (await client.get("/v1/campaigns/c1", headers=admin)).json()
     assert campaign["store_ids"] == []
     assert campaign["all_stores"] is False
+    # What the delete cascaded to is in the audit log too.
+    entries = (await client.get("/v1/audit", params={"limit": 3}, headers=admin)).json()["items"]
+    assert {(e["resource_type"], e["resource_id"], e["action"]) for e in entries} == {
+        ("store", "s1", "delete"),
+        ("geofence", "g1", "delete"),
+        ("campaign", "c1", "update"),
+    }
 
 
 async def test_audit_lists_changes_newest_first(client: Client, auth: TokenFactory) -> None:
