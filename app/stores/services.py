@@ -364,46 +364,29 @@ async def put_store(
         before = _stored_store(existing)
         if existing is not None and before == wanted:
             return _store_out(existing, now), False
-        if existing is None:
-            row = await conn.fetchrow(
-                f"""
-                INSERT INTO stores (id, name, lat, lng, timezone, country, opening_hours,
-                                    categories, attributes)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                ON CONFLICT (id) DO NOTHING
-                RETURNING {_STORE_COLUMNS}
-                """,
-                store_id,
-                record.name,
-                record.lat,
-                record.lng,
-                record.timezone,
-                record.country,
-                record.opening_hours,
-                record.categories,
-                record.attributes,
-            )
-            if row is None:  # created concurrently between our read and write
-                raise ConflictProblem(f"store {store_id!r} was created concurrently; retry")
-        else:
-            row = await conn.fetchrow(
-                f"""
-                UPDATE stores SET name = $2, lat = $3, lng = $4, timezone = $5, country = $6,
-                       opening_hours = $7, categories = $8, attributes = $9,
-                       version = version + 1, updated_at = now()
-                WHERE id = $1
-                RETURNING {_STORE_COLUMNS}
-                """,
-                store_id,
-                record.name,
-                record.lat,
-                record.lng,
-                record.timezone,
-                record.country,
-                record.opening_hours,
-                record.categories,
-                record.attributes,
-            )
+        # One upsert for both cases: the row lock above already serialises writers.
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO stores AS s (id, name, lat, lng, timezone, country, opening_hours,
+                                     categories, attributes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (id) DO UPDATE SET
+                name = EXCLUDED.name, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
+                timezone = EXCLUDED.timezone, country = EXCLUDED.country,
+                opening_hours = EXCLUDED.opening_hours, categories = EXCLUDED.categories,
+                attributes = EXCLUDED.attributes, version = s.version + 1, updated_at = now()
+            RETURNING {_STORE_COLUMNS}
+            """,
+            store_id,
+            record.name,
+            record.lat,
+            record.lng,
+            record.timezone,
+            record.country,
+            record.opening_hours,
+            record.categories,
+            record.attributes,
+        )
         assert row is not None
         await audit(
             conn,
@@ -595,44 +578,35 @@ async def put_geofence(
         before = _stored_geofence(existing)
         if existing is not None and before == wanted:
             return _geofence_out(existing), False
-        if existing is None:
-            row = await conn.fetchrow(
-                f"""
-                INSERT INTO geofences (id, store_id, geometry, center_lat, center_lng, radius_m,
-                                       dwell_seconds, enabled)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                ON CONFLICT (id) DO NOTHING
-                RETURNING {_GEOFENCE_COLUMNS}
-                """,
-                geofence_id,
-                store_id,
-                record.geometry,
-                record.center_lat,
-                record.center_lng,
-                record.radius_m,
-                record.dwell_seconds,
-                record.enabled,
+        # One upsert for both cases; the WHERE keeps a concurrently created geofence of
+        # another store untouched (no row comes back, and that is a conflict).
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO geofences AS g (id, store_id, geometry, center_lat, center_lng,
+                                        radius_m, dwell_seconds, enabled)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (id) DO UPDATE SET
+                geometry = EXCLUDED.geometry, center_lat = EXCLUDED.center_lat,
+                center_lng = EXCLUDED.center_lng, radius_m = EXCLUDED.radius_m,
+                dwell_seconds = EXCLUDED.dwell_seconds, enabled = EXCLUDED.enabled,
+                version = g.version + 1, updated_at = now()
+            WHERE g.store_id = EXCLUDED.store_id
+            RETURNING {_GEOFENCE_COLUMNS}
+            """,
+            geofence_id,
+            store_id,
+            record.geometry,
+            record.center_lat,
+            record.center_lng,
+            record.radius_m,
+            record.dwell_seconds,
+            record.enabled,
+        )
+        if row is None:
+            raise ConflictProblem(
+                f"geofence id {geofence_id!r} is already used by another store; choose another id",
+                slug="geofence-id-taken",
             )
-            if row is None:
-                raise ConflictProblem(f"geofence {geofence_id!r} was created concurrently; retry")
-        else:
-            row = await conn.fetchrow(
-                f"""
-                UPDATE geofences SET geometry = $2, center_lat = $3, center_lng = $4,
-                       radius_m = $5, dwell_seconds = $6, enabled = $7,
-                       version = version + 1, updated_at = now()
-                WHERE id = $1
-                RETURNING {_GEOFENCE_COLUMNS}
-                """,
-                geofence_id,
-                record.geometry,
-                record.center_lat,
-                record.center_lng,
-                record.radius_m,
-                record.dwell_seconds,
-                record.enabled,
-            )
-        assert row is not None
         await audit(
             conn,
             actor=principal,
