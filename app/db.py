@@ -8,23 +8,28 @@ an embedded PostgreSQL (the ``pgserver`` package, which ships its own binaries) 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
+from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 if TYPE_CHECKING:
     from app.settings import Settings
 
 __all__ = [
     "EMBEDDED_DATABASE",
+    "Conn",
     "DatabaseTarget",
     "DbConnection",
     "create_pool",
     "ensure_database",
+    "provide_connection",
     "resolve_database",
     "start_embedded",
 ]
@@ -160,3 +165,16 @@ async def create_pool(settings: Settings, url: str | None = None) -> asyncpg.Poo
     )
     assert pool is not None
     return pool
+
+
+async def provide_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Litestar dependency ``conn``: one pooled connection per request, released after it."""
+    pool: asyncpg.Pool = state.pool
+    async with pool.acquire() as conn:
+        # The pool hands out a proxy that forwards every call to the connection; declaring
+        # the plain class keeps Litestar's signature model simple.
+        yield cast("asyncpg.Connection", conn)
+
+
+Conn = NamedDependency[asyncpg.Connection]
+"""Handler parameter type for the request's connection (``conn: Conn``)."""

@@ -10,13 +10,15 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.types import ControllerRouterHandler
 
 from app.auth import JWTAuthenticationMiddleware, TokenVerifier, check_every_route_has_a_role
-from app.db import create_pool, resolve_database
+from app.customers import CUSTOMER_CONTROLLERS
+from app.db import create_pool, provide_connection, resolve_database
 from app.geoindex import GeofenceIndexSync
 from app.health import HealthController
 from app.migrate import migrate_url
@@ -44,6 +46,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         GeofenceController,
         CampaignController,
         AuditController,
+        *CUSTOMER_CONTROLLERS,
     ]
 
 
@@ -73,6 +76,14 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="geofences", description="Geofences of a store (managers, admins)"),
             Tag(name="campaigns", description="Campaigns and their templates (managers, admins)"),
             Tag(name="audit", description="Who changed what, when (managers, admins)"),
+            Tag(name="customers", description="Customer profiles from the brand's CRM"),
+            Tag(
+                name="integration",
+                description="Purchases, deliveries, support cases and profiles from the "
+                "brand's POS, e-commerce and CRM systems (integrations, admins)",
+            ),
+            Tag(name="me", description="The customer app: my profile, consents and devices"),
+            Tag(name="privacy", description="Data-subject requests: export and erasure (admins)"),
         ],
         use_handler_docstrings=False,
     )
@@ -129,6 +140,7 @@ def create_app(
     config = AppConfig(
         route_handlers=[*route_handlers(), *extra_handlers],
         middleware=[auth_mw],
+        dependencies={"conn": Provide(provide_connection)},
         exception_handlers=exception_handlers,
         openapi_config=openapi_config(),
         lifespan=[_lifespan(settings)],

@@ -260,7 +260,8 @@ def _validation_handler(
     for item in extra:
         if not isinstance(item, dict):
             continue
-        source = item.get("source")
+        # Litestar reports the source as a str-valued enum (ParamType.PATH): use its value.
+        source = getattr(item.get("source"), "value", item.get("source"))
         key = item.get("key")
         field, message = field_from_message(str(item.get("message", "")), key)
         if source in ("query", "path", "header", "cookie") and key:

@@ -2,15 +2,14 @@
 
 from typing import Annotated, Any
 
-import asyncpg
 from litestar import Controller, Request, Response, delete, get, put
-from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.auth import requires
 from app.common import BRAND_ID_PATTERN, IfMatch, etag, principal_of, utcnow
+from app.db import Conn
 from app.problems import problem_responses
 from app.stores import services
 from app.stores.schemas import (
@@ -51,11 +50,6 @@ _READ_ERRORS = problem_responses(401, 403, 404, 422)
 _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422)
 
 
-def _pool(state: State) -> asyncpg.Pool:
-    pool: asyncpg.Pool = state.pool
-    return pool
-
-
 def _saved(content: Any, version: int, created: bool, location: str) -> Response[Any]:
     headers = {"ETag": etag(version)}
     if created:
@@ -87,7 +81,7 @@ class StoreController(Controller):
     async def list_stores(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         cursor: Cursor = None,
         limit: PageSize = 50,
         country: Annotated[
@@ -99,16 +93,15 @@ class StoreController(Controller):
             Parameter(description="Only stores with this category", required=False, max_length=64),
         ] = None,
     ) -> StorePage:
-        async with _pool(state).acquire() as conn:
-            return await services.list_stores(
-                conn,
-                principal_of(request),
-                cursor=cursor,
-                limit=limit,
-                country=country,
-                category=category,
-                now=utcnow(),
-            )
+        return await services.list_stores(
+            conn,
+            principal_of(request),
+            cursor=cursor,
+            limit=limit,
+            country=country,
+            category=category,
+            now=utcnow(),
+        )
 
     @get(
         "/{store_id:str}",
@@ -117,10 +110,9 @@ class StoreController(Controller):
         responses=_READ_ERRORS,
     )
     async def get_store(
-        self, request: Request[Any, Any, Any], state: State, store_id: StoreId
+        self, request: Request[Any, Any, Any], conn: Conn, store_id: StoreId
     ) -> Response[StoreOut]:
-        async with _pool(state).acquire() as conn:
-            store = await services.get_store(conn, principal_of(request), store_id, utcnow())
+        store = await services.get_store(conn, principal_of(request), store_id, utcnow())
         return Response(store, headers={"ETag": etag(store.version)})
 
     @put(
@@ -136,15 +128,14 @@ class StoreController(Controller):
     async def put_store(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         store_id: StoreId,
         data: JSONBody[StoreIn],
         if_match: IfMatch = None,
     ) -> Response[StoreOut]:
-        async with _pool(state).acquire() as conn:
-            store, created = await services.put_store(
-                conn, principal_of(request), store_id, data, if_match=if_match, now=utcnow()
-            )
+        store, created = await services.put_store(
+            conn, principal_of(request), store_id, data, if_match=if_match, now=utcnow()
+        )
         return _saved(store, store.version, created, f"/v1/stores/{store_id}")
 
     @delete(
@@ -157,12 +148,11 @@ class StoreController(Controller):
     async def delete_store(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         store_id: StoreId,
         if_match: IfMatch = None,
     ) -> None:
-        async with _pool(state).acquire() as conn:
-            await services.delete_store(conn, principal_of(request), store_id, if_match=if_match)
+        await services.delete_store(conn, principal_of(request), store_id, if_match=if_match)
 
 
 class GeofenceController(Controller):
@@ -181,7 +171,7 @@ class GeofenceController(Controller):
     async def list_geofences(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         store_id: StoreId,
         cursor: Cursor = None,
         limit: PageSize = 50,
@@ -190,10 +180,9 @@ class GeofenceController(Controller):
             Parameter(description="Only enabled (true) or disabled (false)", required=False),
         ] = None,
     ) -> GeofencePage:
-        async with _pool(state).acquire() as conn:
-            return await services.list_geofences(
-                conn, principal_of(request), store_id, cursor=cursor, limit=limit, enabled=enabled
-            )
+        return await services.list_geofences(
+            conn, principal_of(request), store_id, cursor=cursor, limit=limit, enabled=enabled
+        )
 
     @get(
         "/{geofence_id:str}",
@@ -204,12 +193,11 @@ class GeofenceController(Controller):
     async def get_geofence(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         store_id: StoreId,
         geofence_id: GeofenceId,
     ) -> Response[GeofenceOut]:
-        async with _pool(state).acquire() as conn:
-            fence = await services.get_geofence(conn, principal_of(request), store_id, geofence_id)
+        fence = await services.get_geofence(conn, principal_of(request), store_id, geofence_id)
         return Response(fence, headers={"ETag": etag(fence.version)})
 
     @put(
@@ -224,16 +212,15 @@ class GeofenceController(Controller):
     async def put_geofence(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         store_id: StoreId,
         geofence_id: GeofenceId,
         data: JSONBody[GeofenceIn],
         if_match: IfMatch = None,
     ) -> Response[GeofenceOut]:
-        async with _pool(state).acquire() as conn:
-            fence, created = await services.put_geofence(
-                conn, principal_of(request), store_id, geofence_id, data, if_match=if_match
-            )
+        fence, created = await services.put_geofence(
+            conn, principal_of(request), store_id, geofence_id, data, if_match=if_match
+        )
         return _saved(
             fence, fence.version, created, f"/v1/stores/{store_id}/geofences/{geofence_id}"
         )
@@ -248,15 +235,14 @@ class GeofenceController(Controller):
     async def delete_geofence(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         store_id: StoreId,
         geofence_id: GeofenceId,
         if_match: IfMatch = None,
     ) -> None:
-        async with _pool(state).acquire() as conn:
-            await services.delete_geofence(
-                conn, principal_of(request), store_id, geofence_id, if_match=if_match
-            )
+        await services.delete_geofence(
+            conn, principal_of(request), store_id, geofence_id, if_match=if_match
+        )
 
 
 class CampaignController(Controller):
@@ -276,7 +262,7 @@ class CampaignController(Controller):
     async def list_campaigns(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         cursor: Cursor = None,
         limit: PageSize = 50,
         store_id: Annotated[
@@ -302,17 +288,16 @@ class CampaignController(Controller):
             ),
         ] = None,
     ) -> CampaignPage:
-        async with _pool(state).acquire() as conn:
-            return await services.list_campaigns(
-                conn,
-                principal_of(request),
-                cursor=cursor,
-                limit=limit,
-                store_id=store_id,
-                kind=kind,
-                active=active,
-                now=utcnow(),
-            )
+        return await services.list_campaigns(
+            conn,
+            principal_of(request),
+            cursor=cursor,
+            limit=limit,
+            store_id=store_id,
+            kind=kind,
+            active=active,
+            now=utcnow(),
+        )
 
     @get(
         "/{campaign_id:str}",
@@ -321,12 +306,9 @@ class CampaignController(Controller):
         responses=_READ_ERRORS,
     )
     async def get_campaign(
-        self, request: Request[Any, Any, Any], state: State, campaign_id: CampaignId
+        self, request: Request[Any, Any, Any], conn: Conn, campaign_id: CampaignId
     ) -> Response[CampaignOut]:
-        async with _pool(state).acquire() as conn:
-            campaign = await services.get_campaign(
-                conn, principal_of(request), campaign_id, utcnow()
-            )
+        campaign = await services.get_campaign(conn, principal_of(request), campaign_id, utcnow())
         return Response(campaign, headers={"ETag": etag(campaign.version)})
 
     @put(
@@ -340,15 +322,14 @@ class CampaignController(Controller):
     async def put_campaign(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         campaign_id: CampaignId,
         data: JSONBody[CampaignIn],
         if_match: IfMatch = None,
     ) -> Response[CampaignOut]:
-        async with _pool(state).acquire() as conn:
-            campaign, created = await services.put_campaign(
-                conn, principal_of(request), campaign_id, data, if_match=if_match, now=utcnow()
-            )
+        campaign, created = await services.put_campaign(
+            conn, principal_of(request), campaign_id, data, if_match=if_match, now=utcnow()
+        )
         return _saved(campaign, campaign.version, created, f"/v1/campaigns/{campaign_id}")
 
     @delete(
@@ -361,14 +342,13 @@ class CampaignController(Controller):
     async def delete_campaign(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         campaign_id: CampaignId,
         if_match: IfMatch = None,
     ) -> None:
-        async with _pool(state).acquire() as conn:
-            await services.delete_campaign(
-                conn, principal_of(request), campaign_id, if_match=if_match, now=utcnow()
-            )
+        await services.delete_campaign(
+            conn, principal_of(request), campaign_id, if_match=if_match, now=utcnow()
+        )
 
 
 class AuditController(Controller):
@@ -388,7 +368,7 @@ class AuditController(Controller):
     async def list_audit(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        conn: Conn,
         cursor: Cursor = None,
         limit: PageSize = 50,
         store_id: Annotated[
@@ -410,13 +390,12 @@ class AuditController(Controller):
             ),
         ] = None,
     ) -> AuditPage:
-        async with _pool(state).acquire() as conn:
-            return await services.list_audit(
-                conn,
-                principal_of(request),
-                cursor=cursor,
-                limit=limit,
-                store_id=store_id,
-                resource_type=resource_type,
-                resource_id=resource_id,
-            )
+        return await services.list_audit(
+            conn,
+            principal_of(request),
+            cursor=cursor,
+            limit=limit,
+            store_id=store_id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )

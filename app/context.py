@@ -1,0 +1,390 @@
+"""The customer context loader: everything the policy needs, in one SQL statement.
+
+For one customer, one store and an instant ``at``, :func:`load_context` reads profile,
+consents, quiet hours, active devices, purchase history, visits, open support cases, the
+latest delivery and recent invites in **one round trip** (a single statement of CTEs) and
+returns a frozen :class:`CustomerContext`. The policy consumes it without further I/O.
+
+Definitions the loader fixes:
+
+* **Replayable.** Facts count only if they happened at or before ``at`` (purchases by
+  ``occurred_at``, visits by the event's ``occurred_at``, cases open at ``at``, deliveries as
+  they stood at ``at``), so loading the same instant later gives the same history. The fact
+  being decided on is excluded (``exclude_order_id`` / ``exclude_event_id``): the context is
+  the history *before* it, whether or not it has been stored yet. Profile, consents, devices
+  and invite statuses are current state: they are not versioned in the schema.
+* **Visit.** An ``events`` row of type ``checkin``, ``enter`` or ``dwell`` with a
+  ``store_id`` (the visit is to that store), or a purchase in the ``store`` channel.
+* **Calendar year.** The year of ``at`` in the time zone passed in (the store's), from
+  local midnight on 1 January.
+* **Latest delivery.** Among deliveries promised or delivered by ``at``, the one promised
+  last. It is *delayed* when it arrived after its promise, or had not arrived by ``at`` with
+  the promise already passed. It is *followed by a visit* when a visit (any store) or a
+  purchase (any channel) happened after its ``promised_at`` and by ``at``.
+* **Lifetime value** is summed per currency: without exchange rates, adding CHF to EUR
+  would be wrong.
+* **Invites for caps** count rows with status pending, sending, sent or delivered created in
+  the 7 days up to ``at``, in total and per campaign.
+
+Structs here keep real annotations so msgspec can resolve them at runtime.
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+
+__all__ = [
+    "CONTEXT_SQL",
+    "CustomerContext",
+    "DeliveryFact",
+    "DeviceFact",
+    "OpenCase",
+    "PurchaseFact",
+    "calendar_year_start",
+    "load_context",
+]
+
+INVITE_CAP_STATUSES = ("pending", "sending", "sent", "delivered")
+VISIT_EVENT_TYPES = ("checkin", "enter", "dwell")
+CAP_WINDOW = dt.timedelta(days=7)
+
+
+class PurchaseFact(msgspec.Struct, kw_only=True, frozen=True):
+    """One earlier order."""
+
+    order_id: str
+    occurred_at: dt.datetime
+    channel: str
+    store_id: str | None
+    currency: str
+    total: Decimal
+    categories: frozenset[str]
+
+
+class OpenCase(msgspec.Struct, kw_only=True, frozen=True):
+    """A support case open at the instant of the context."""
+
+    case_id: str
+    kind: str
+    opened_at: dt.datetime
+    store_id: str | None
+
+
+class DeliveryFact(msgspec.Struct, kw_only=True, frozen=True):
+    """The latest delivery as it stood at the instant of the context.
+
+    Attributes:
+        delivered_at: None when it had not arrived by then.
+        delayed: Arrived after ``promised_at``, or still missing after it.
+        followed_by_visit: A visit or purchase happened after ``promised_at``.
+    """
+
+    order_id: str
+    promised_at: dt.datetime
+    delivered_at: dt.datetime | None
+    delayed: bool
+    followed_by_visit: bool
+
+
+class DeviceFact(msgspec.Struct, kw_only=True, frozen=True):
+    """An active push target (no token: the sender looks it up when it sends)."""
+
+    device_id: UUID
+    platform: str
+    app_version: str | None
+
+
+class CustomerContext(msgspec.Struct, kw_only=True, frozen=True):
+    """What Kairos knows about a customer at one store and instant.
+
+    Attributes:
+        known: False when no customer row exists; everything else is then a default.
+        orders_total: Orders before the instant (the fact at hand excluded).
+        orders_this_year: Of those, the ones in the calendar year of ``at`` (store zone).
+        lifetime_value: Sum of order totals per currency.
+        last_purchase_by_category: Latest order instant per item category ever bought.
+        first_visit_at: Earliest visit anywhere (events or store purchases).
+        last_visit_at / last_visit_at_store: Latest visit anywhere / at this store.
+        invites_last_7d: Invites counting against caps in the 7 days up to ``at``.
+    """
+
+    customer_id: str
+    store_id: str
+    at: dt.datetime
+    timezone: str
+    known: bool
+    locale: str = "en"
+    consent_location: bool = False
+    consent_marketing: bool = False
+    quiet_hours: dict[str, Any] | None = None
+    segments: frozenset[str] = frozenset()
+    flags: dict[str, Any] = msgspec.field(default_factory=dict)
+    devices: tuple[DeviceFact, ...] = ()
+    last_purchase: PurchaseFact | None = None
+    last_purchase_at_store: PurchaseFact | None = None
+    last_purchase_by_category: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
+    orders_total: int = 0
+    orders_this_year: int = 0
+    orders_at_store: int = 0
+    lifetime_value: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    first_order_at: dt.datetime | None = None
+    last_order_at: dt.datetime | None = None
+    first_visit_at: dt.datetime | None = None
+    last_visit_at: dt.datetime | None = None
+    last_visit_at_store: dt.datetime | None = None
+    open_cases: tuple[OpenCase, ...] = ()
+    latest_delivery: DeliveryFact | None = None
+    invites_last_7d: int = 0
+    invites_last_7d_by_campaign: dict[str, int] = msgspec.field(default_factory=dict)
+
+    @property
+    def categories(self) -> frozenset[str]:
+        """Every item category the customer has bought before."""
+        return frozenset(self.last_purchase_by_category)
+
+    @property
+    def pending_cancellation(self) -> bool:
+        """An open ``cancellation`` case: no upsell."""
+        return any(case.kind == "cancellation" for case in self.open_cases)
+
+    @property
+    def open_complaint(self) -> bool:
+        return any(case.kind == "complaint" for case in self.open_cases)
+
+    @property
+    def last_seen_at(self) -> dt.datetime | None:
+        """The latest visit or order, whichever is later."""
+        seen = [t for t in (self.last_visit_at, self.last_order_at) if t is not None]
+        return max(seen) if seen else None
+
+
+# $1 customer, $2 store, $3 at, $4 start of the calendar year, $5 start of the cap window,
+# $6 order to leave out, $7 event to leave out, $8 cap statuses. The visit types are spelled
+# out (VISIT_EVENT_TYPES) so the partial index events_customer_visits (0003) matches.
+CONTEXT_SQL = """
+WITH
+profile AS (
+    SELECT locale, consent_location, consent_marketing, quiet_hours, segments, flags
+      FROM customers WHERE id = $1
+),
+p AS MATERIALIZED (
+    SELECT order_id, occurred_at, channel, store_id, currency, total, categories
+      FROM purchases
+     WHERE customer_id = $1 AND occurred_at <= $3 AND order_id IS DISTINCT FROM $6
+),
+p_stats AS (
+    SELECT count(*) AS orders_total,
+           count(*) FILTER (WHERE occurred_at >= $4) AS orders_this_year,
+           count(*) FILTER (WHERE store_id = $2) AS orders_at_store,
+           min(occurred_at) AS first_order_at,
+           max(occurred_at) AS last_order_at,
+           min(occurred_at) FILTER (WHERE channel = 'store') AS first_store_order_at,
+           max(occurred_at) FILTER (WHERE channel = 'store') AS last_store_order_at,
+           max(occurred_at) FILTER (WHERE channel = 'store' AND store_id = $2)
+               AS last_order_at_store
+      FROM p
+),
+ltv AS (
+    SELECT array_agg((currency, amount) ORDER BY currency) AS by_currency
+      FROM (SELECT currency, sum(total) AS amount FROM p GROUP BY currency) t
+),
+last_p AS (
+    SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total, categories)
+           AS fact
+      FROM p ORDER BY occurred_at DESC, order_id DESC LIMIT 1
+),
+last_p_store AS (
+    SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total, categories)
+           AS fact
+      FROM p WHERE store_id = $2 ORDER BY occurred_at DESC, order_id DESC LIMIT 1
+),
+by_category AS (
+    SELECT array_agg((category, last_at) ORDER BY category) AS last_at
+      FROM (SELECT c AS category, max(p.occurred_at) AS last_at
+              FROM p, unnest(p.categories) AS c GROUP BY c) t
+),
+v AS MATERIALIZED (
+    SELECT occurred_at, store_id
+      FROM events
+     WHERE customer_id = $1 AND occurred_at <= $3
+       AND type IN ('checkin', 'enter', 'dwell') AND store_id IS NOT NULL
+       AND id IS DISTINCT FROM $7
+),
+v_stats AS (
+    SELECT min(occurred_at) AS first_at, max(occurred_at) AS last_at,
+           max(occurred_at) FILTER (WHERE store_id = $2) AS last_at_store
+      FROM v
+),
+cases AS (
+    SELECT array_agg((id::text, kind, opened_at, store_id::text) ORDER BY opened_at, id)
+               AS open_cases
+      FROM support_cases
+     WHERE customer_id = $1 AND opened_at <= $3 AND (closed_at IS NULL OR closed_at > $3)
+),
+d AS (
+    SELECT order_id, promised_at,
+           CASE WHEN delivered_at <= $3 THEN delivered_at END AS delivered_at
+      FROM deliveries
+     WHERE customer_id = $1 AND (promised_at <= $3 OR delivered_at <= $3)
+     ORDER BY promised_at DESC, order_id DESC LIMIT 1
+),
+dev AS (
+    SELECT array_agg((id, platform, app_version) ORDER BY created_at, id) AS active
+      FROM devices WHERE customer_id = $1 AND active
+),
+inv AS (
+    SELECT coalesce(sum(n), 0)::int AS total,
+           array_agg((campaign_id::text, n) ORDER BY campaign_id)
+               FILTER (WHERE campaign_id IS NOT NULL) AS by_campaign
+      FROM (SELECT campaign_id, count(*)::int AS n
+              FROM invites
+             WHERE customer_id = $1 AND status = ANY($8::text[])
+               AND created_at > $5 AND created_at <= $3
+             GROUP BY campaign_id) t
+)
+SELECT profile.*,
+       (SELECT count(*) FROM profile) > 0 AS known,
+       p_stats.*, ltv.by_currency,
+       (SELECT fact FROM last_p) AS last_purchase,
+       (SELECT fact FROM last_p_store) AS last_purchase_at_store,
+       by_category.last_at AS by_category,
+       v_stats.first_at AS first_visit_event_at, v_stats.last_at AS last_visit_event_at,
+       v_stats.last_at_store AS last_visit_event_at_store,
+       cases.open_cases,
+       d.order_id::text AS delivery_order_id, d.promised_at AS delivery_promised_at,
+       d.delivered_at AS delivery_delivered_at,
+       (EXISTS (SELECT 1 FROM v WHERE v.occurred_at > d.promised_at)
+        OR EXISTS (SELECT 1 FROM p WHERE p.occurred_at > d.promised_at))
+           AS delivery_followed,
+       dev.active AS devices,
+       inv.total AS invites_total, inv.by_campaign AS invites_by_campaign
+  FROM p_stats, ltv, by_category, v_stats, cases, dev, inv
+  LEFT JOIN profile ON true
+  LEFT JOIN d ON true
+"""
+
+
+def calendar_year_start(at: dt.datetime, timezone: str) -> dt.datetime:
+    """Local midnight on 1 January of ``at``'s year in ``timezone``, as an aware instant."""
+    zone = ZoneInfo(timezone)
+    return dt.datetime(at.astimezone(zone).year, 1, 1, tzinfo=zone)
+
+
+def _latest(*instants: dt.datetime | None) -> dt.datetime | None:
+    present = [t for t in instants if t is not None]
+    return max(present) if present else None
+
+
+def _earliest(*instants: dt.datetime | None) -> dt.datetime | None:
+    present = [t for t in instants if t is not None]
+    return min(present) if present else None
+
+
+def _purchase_fact(record: Any) -> PurchaseFact | None:
+    if record is None:
+        return None
+    order_id, occurred_at, channel, store_id, currency, total, categories = record
+    return PurchaseFact(
+        order_id=order_id,
+        occurred_at=occurred_at,
+        channel=channel,
+        store_id=store_id,
+        currency=currency,
+        total=total,
+        categories=frozenset(categories),
+    )
+
+
+def _context_from_row(
+    row: asyncpg.Record, customer_id: str, store_id: str, at: dt.datetime, timezone: str
+) -> CustomerContext:
+    delivery = None
+    if row["delivery_order_id"] is not None:
+        promised, delivered = row["delivery_promised_at"], row["delivery_delivered_at"]
+        delivery = DeliveryFact(
+            order_id=row["delivery_order_id"],
+            promised_at=promised,
+            delivered_at=delivered,
+            delayed=delivered > promised if delivered is not None else at > promised,
+            followed_by_visit=bool(row["delivery_followed"]),
+        )
+    known = bool(row["known"])
+    return CustomerContext(
+        customer_id=customer_id,
+        store_id=store_id,
+        at=at,
+        timezone=timezone,
+        known=known,
+        locale=row["locale"] if known else "en",
+        consent_location=bool(row["consent_location"]),
+        consent_marketing=bool(row["consent_marketing"]),
+        quiet_hours=row["quiet_hours"],
+        segments=frozenset(row["segments"] or ()),
+        flags=dict(row["flags"] or {}),
+        devices=tuple(
+            DeviceFact(device_id=d[0], platform=d[1], app_version=d[2])
+            for d in row["devices"] or ()
+        ),
+        last_purchase=_purchase_fact(row["last_purchase"]),
+        last_purchase_at_store=_purchase_fact(row["last_purchase_at_store"]),
+        last_purchase_by_category={c[0]: c[1] for c in row["by_category"] or ()},
+        orders_total=row["orders_total"],
+        orders_this_year=row["orders_this_year"],
+        orders_at_store=row["orders_at_store"],
+        lifetime_value={c[0]: c[1] for c in row["by_currency"] or ()},
+        first_order_at=row["first_order_at"],
+        last_order_at=row["last_order_at"],
+        first_visit_at=_earliest(row["first_visit_event_at"], row["first_store_order_at"]),
+        last_visit_at=_latest(row["last_visit_event_at"], row["last_store_order_at"]),
+        last_visit_at_store=_latest(row["last_visit_event_at_store"], row["last_order_at_store"]),
+        open_cases=tuple(
+            OpenCase(case_id=c[0], kind=c[1], opened_at=c[2], store_id=c[3])
+            for c in row["open_cases"] or ()
+        ),
+        latest_delivery=delivery,
+        invites_last_7d=row["invites_total"],
+        invites_last_7d_by_campaign={c[0]: c[1] for c in row["invites_by_campaign"] or ()},
+    )
+
+
+async def load_context(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: str,
+    store_id: str,
+    at: dt.datetime,
+    timezone: str,
+    exclude_order_id: str | None = None,
+    exclude_event_id: UUID | None = None,
+) -> CustomerContext:
+    """Load one customer's context at ``store_id`` as of ``at`` in one round trip.
+
+    Args:
+        timezone: IANA zone of the store; fixes the calendar year.
+        exclude_order_id: The purchase being decided on, if any (history excludes it).
+        exclude_event_id: The ``events.id`` being decided on, if any.
+
+    Raises:
+        ValueError: ``at`` is naive.
+        zoneinfo.ZoneInfoNotFoundError: ``timezone`` is not an IANA zone.
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    row = await conn.fetchrow(
+        CONTEXT_SQL,
+        customer_id,
+        store_id,
+        at,
+        calendar_year_start(at, timezone),
+        at - CAP_WINDOW,
+        exclude_order_id,
+        exclude_event_id,
+        list(INVITE_CAP_STATUSES),
+    )
+    assert row is not None  # aggregates always yield one row
+    return _context_from_row(row, customer_id, store_id, at, timezone)
