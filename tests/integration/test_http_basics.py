@@ -209,3 +209,10 @@ def test_a_route_without_a_role_refuses_to_start(settings: Settings) -> None:
 
     with pytest.raises(RuntimeError, match="without an explicit role"):
         create_app(settings, extra_handlers=[Unguarded])
+
+
+async def test_api_docs_are_served_under_schema(client: AsyncTestClient[Litestar]) -> None:
+    document = await client.get("/schema/openapi.json")
+    assert document.status_code == 200
+    assert "/v1/stores/{store_id}" in document.json()["paths"]
+    assert (await client.get("/schema/swagger")).status_code == 200

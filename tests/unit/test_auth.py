@@ -72,3 +72,39 @@ def test_minting_is_refused_in_production(tmp_path: Path) -> None:
     )
     with pytest.raises(TokenError, match="production"):
         mint_token(prod, role="admin", sub="a")
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_public_key_deployments_verify_and_cannot_mint(tmp_path: Path, algorithm: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    private_key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if algorithm == "RS256"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = Settings.from_env(
+        {
+            "KAIROS_JWT_PUBLIC_KEY": public_pem,
+            "KAIROS_JWT_ALGORITHM": algorithm,
+            "KAIROS_DATA_DIR": str(tmp_path),
+            "KAIROS_ENV": "production",
+        }
+    )
+    settings.check_production_ready()
+    claims = {"sub": "m1", "role": "manager", "stores": ["s1"], "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, private_key, algorithm=algorithm)
+    assert TokenVerifier(settings).verify(token).stores == frozenset({"s1"})
+
+    # An HS256 token "signed" with the public key text must not pass (algorithm confusion).
+    with pytest.raises(TokenError):
+        TokenVerifier(settings).verify(jwt.encode(claims, "x" * 64, algorithm="HS256"))
+    with pytest.raises(TokenError, match=r"private key|production"):
+        mint_token(settings, role="admin", sub="a")
+    assert not (tmp_path / "dev-jwt-secret").exists()
