@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from app.db import init_connection
 from geo.index import GeofenceIndex
 from geo.shapes import Geofence, GeofenceValidationError
 
@@ -79,6 +80,9 @@ class GeofenceIndexSync:
         self._tasks: list[asyncio.Task[None]] = []
         self._lost = asyncio.Event()
         self._closing = False
+        # Serialises reloads and single changes: a change read before a reload's snapshot
+        # must not be overwritten by it, and one read after must not be lost.
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self._connect_and_reload()
@@ -103,8 +107,6 @@ class GeofenceIndexSync:
         conn = await asyncpg.connect(
             self._url, server_settings={"application_name": "kairos-geoindex"}
         )
-        from app.db import init_connection
-
         await init_connection(conn)
         conn.add_termination_listener(self._on_terminated)
         await conn.add_listener(CHANNEL, self._on_notify)
@@ -159,6 +161,10 @@ class GeofenceIndexSync:
 
     async def reload(self) -> None:
         """Rebuild the index from every enabled geofence."""
+        async with self._lock:
+            await self._reload()
+
+    async def _reload(self) -> None:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SELECT + " WHERE g.enabled")
         items: list[tuple[str, Geofence]] = []
@@ -181,7 +187,8 @@ class GeofenceIndexSync:
         while True:
             notice = await self._queue.get()
             try:
-                await self._apply(notice)
+                async with self._lock:
+                    await self._apply(notice)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 # The row could not be read: the reconnect path reloads everything.
                 self._lost.set()
