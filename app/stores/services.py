@@ -10,6 +10,7 @@ new version, no audit entry — so replaying a request or re-importing a file is
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -46,6 +47,8 @@ from app.stores.schemas import (
 from app.templates import TemplateProblem, check_template
 from geo.shapes import GeofenceValidationError, area_m2, circle, parse_geojson
 from geo.tz import timezone_at
+
+log = logging.getLogger("kairos.stores")
 
 __all__ = [
     "GeofenceRecord",
@@ -239,7 +242,13 @@ def _structured(expression: str) -> WeeklyHours | None:
 
 
 def _hours_now(row: asyncpg.Record | dict[str, Any], now: datetime) -> tuple[Any, ...]:
-    hours = compile_hours(row["opening_hours"], row["timezone"], row["country"])
+    try:
+        hours = compile_hours(row["opening_hours"], row["timezone"], row["country"])
+    except OpeningHoursError:
+        # Validated when written; if a library upgrade now rejects it, show the store as
+        # "unknown" (never open, so never invited) instead of failing the read.
+        log.error("store %s: stored opening_hours no longer compile", row["id"])
+        return None, "unknown", False, None
     state = hours.state(now)
     next_change = hours.next_change(now)
     structured = _structured(row["opening_hours"]) if row["opening_hours"] else None

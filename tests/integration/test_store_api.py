@@ -295,3 +295,15 @@ async def test_other_roles_cannot_use_manager_routes(client: Client, auth: Token
         ).status_code == 403
         assert (await client.get("/v1/audit", headers=headers)).status_code == 403
     assert (await client.get("/v1/stores")).status_code == 401
+
+
+async def test_a_stored_expression_that_no_longer_compiles_reads_as_unknown(
+    client: Client, auth: TokenFactory, db: asyncpg.Connection
+) -> None:
+    admin = auth("admin")
+    await client.put("/v1/stores/s1", json=store_body(), headers=admin)
+    # As if a library upgrade had started rejecting what was accepted when written.
+    await db.execute("UPDATE stores SET opening_hours = 'Mo-Fx 09:00-18:00' WHERE id = 's1'")
+    response = await client.get("/v1/stores/s1", headers=admin)
+    assert response.status_code == 200
+    assert (response.json()["state"], response.json()["open_now"]) == ("unknown", False)
