@@ -36,9 +36,16 @@ default: ~76 m edges) that contains *any* point within ``FAST_ACCURACY_M`` of th
 shape, not only cells whose centre is inside it. The cover is computed from the
 cell centres of a k-ring around the shape with a per-cell circumradius and a safety
 margin, so boundary cells and the accuracy buffer are always included. A fast-path
-fix only needs its own cell. For polygons each (cell, polygon) entry keeps the
-subset of edges that can be nearest to any point of the cell, and a lower bound on
-the distance from the cell to the polygon so that far candidates are skipped.
+fix only needs its own cell. Each (cell, geofence) pair is filed in one of two
+tiers by a conservative lower bound of the distance from the cell to the shape;
+fixes with an accuracy of at most ``_NEAR_M`` (30 m) skip the far tier. Records are
+shared by all cells of a geofence: a polygon record holds its edges in one flat
+``array('d')`` and its bounding box, and a fix farther than its accuracy from that box
+(measured in the same frame as the exact distance) is rejected without scanning
+edges. Otherwise the exact kernel scans every edge, so ``distance_m`` is exact.
+The cells' circumradius is that of a nearby cell (cached per coarse parent) times 1.1;
+polygon conversion and cover distances are computed for a whole batch with shapely's array
+functions.
 Inside/outside is decided from the nearest edge (or vertex convexity), which is
 exact for the planar lng/lat polygon because the projection is affine.
 
@@ -53,11 +60,13 @@ entirely after a concurrent update.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from array import array
-from collections.abc import Iterable, Sequence
-from typing import Final, Literal, TypeAlias
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Final, Literal, TypeAlias, TypeVar
 
 import h3.api.basic_int as h3i
 import msgspec
@@ -126,35 +135,31 @@ class Match(msgspec.Struct, frozen=True, gc=False):
 
 # Circle record: (id, centre lat, centre lng, cos(centre lat), radius m).
 _CircleRec: TypeAlias = tuple[str, float, float, float, float]
-# Polygon edge: (ax, ay, bx, by, kind of a, kind of b) with x = lng * cos(lat0) and
-# y = lat, where lat0 is the polygon's reference latitude. Pre-scaling x once per
-# polygon keeps the hot loop free of per-edge multiplications; the small anisotropy
-# left is removed when the final distance is measured around the fix.
-_Edge: TypeAlias = tuple[float, float, float, float, int, int]
-# Polygon record: (id, cos(lat0), all edges).
-_PolyRec: TypeAlias = tuple[str, float, tuple[_Edge, ...]]
-# Per-cell polygon entry: (lower bound of the cell→polygon distance in m, record,
-# the edges that can be nearest to a point of the cell).
-_PolyEntry: TypeAlias = tuple[float, _PolyRec, tuple[_Edge, ...]]
-# Per-cell entry: circles whose lower bound is <= _NEAR_M, the other circles, polygon
-# entries sorted by lower bound.
+# Polygon record: (id, cos(lat0), min lat, max lat, min lng, max lng, edges, kinds).
+# ``edges`` is a flat array of 5 floats per edge, ``ax, ay, ex, ey, 1 / |e|²``, with
+# x = lng * cos(lat0) and y = lat (lat0: the polygon's reference latitude) and
+# ``e = b - a``; pre-scaling x once per polygon keeps the hot loop free of per-edge
+# multiplications, and the small anisotropy left is removed when the final distance
+# is measured around the fix. ``kinds`` holds the vertex kinds of a and b of each edge.
+_PolyRec: TypeAlias = tuple[str, float, float, float, float, float, "array[float]", bytes]
+# Per-cell entry: circles whose lower bound is <= _NEAR_M, the other circles, and the
+# same split for polygons. Records are shared between cells (8 bytes per reference).
 _CellEntry: TypeAlias = tuple[
-    tuple[_CircleRec, ...], tuple[_CircleRec, ...], tuple[_PolyEntry, ...]
+    tuple[_CircleRec, ...], tuple[_CircleRec, ...], tuple[_PolyRec, ...], tuple[_PolyRec, ...]
 ]
-_Slot: TypeAlias = tuple[list[_CircleRec], list[_CircleRec], list[_PolyEntry]]
+_Slot: TypeAlias = tuple[list[_CircleRec], list[_CircleRec], list[_PolyRec], list[_PolyRec]]
 _FloatArray: TypeAlias = NDArray[np.float64]
 ShapeLike: TypeAlias = Shape | Geofence
 
 _NEAR_M: Final = 30.0
-"""Circles farther than this from a cell are only checked for less precise fixes."""
+"""Geofences farther than this from a cell are only checked for less precise fixes."""
+# A fix more than ``a`` away from a polygon's bounding box (in the fix's frame) is more
+# than ``a`` outside it; this factor keeps the test conservative against rounding.
+_BOX_SLACK: Final = 1.0 + 1e-9
 
 
 def _sort_key(m: Match) -> tuple[float, str]:
     return (-m.distance_m, m.geofence_id)
-
-
-def _poly_entry_key(e: _PolyEntry) -> float:
-    return e[0]
 
 
 # ------------------------------------------------------------------ exact kernels
@@ -168,57 +173,46 @@ def _eval_circle(rec: _CircleRec, lat: float, lng: float, cos_lat: float) -> flo
     return r - math.sqrt(dx * dx + dy * dy) * _K
 
 
-def _eval_poly(
-    rec: _PolyRec, edges: tuple[_Edge, ...], lat: float, lng: float, cos_lat: float
-) -> float:
-    """Signed distance (m) from a fix to a polygon, over the given candidate edges.
-
-    ``edges`` must contain the edge nearest to the fix.
-    """
+def _eval_poly(rec: _PolyRec, lat: float, lng: float, cos_lat: float) -> float:
+    """Signed distance (m) from a fix to a polygon (exact: scans every edge)."""
     c0 = rec[1]
+    flat = rec[6]
     px = lng * c0
     best = _INF
-    bdx = bdy = 0.0
-    bwhere = 1
-    be = edges[0]
-    for e in edges:
-        ax, ay, bx, by, _, _ = e
+    bdx = bdy = bt = 0.0
+    bi = i = 0
+    it = iter(flat)
+    for ax, ay, ex, ey, il2 in zip(it, it, it, it, it, strict=False):
         wx = px - ax
         wy = lat - ay
-        ex = bx - ax
-        ey = by - ay
-        t = wx * ex + wy * ey
+        t = (wx * ex + wy * ey) * il2
         if t <= 0.0:
             dx = wx
             dy = wy
-            where = 0
+        elif t >= 1.0:
+            dx = wx - ex
+            dy = wy - ey
         else:
-            l2 = ex * ex + ey * ey
-            if t >= l2:
-                dx = px - bx
-                dy = lat - by
-                where = 2
-            else:
-                t /= l2
-                dx = wx - t * ex
-                dy = wy - t * ey
-                where = 1
+            dx = wx - t * ex
+            dy = wy - t * ey
         d2 = dx * dx + dy * dy
         if d2 < best:
             best = d2
-            be = e
-            bwhere = where
+            bi = i
             bdx = dx
             bdy = dy
+            bt = t
+        i += 1  # noqa: SIM113 (enumerate is slower here)
     # Re-measure the offset to the nearest point with the fix's own longitude scale.
     sx = bdx * (cos_lat / c0)
     dist = math.sqrt(sx * sx + bdy * bdy) * _K
     # Interior lies left of every edge (shell CCW, holes CW). When the nearest point
     # is a vertex, the fix is outside at a convex vertex and inside at a reflex one.
-    kind = _FLAT if bwhere == 1 else be[4] if bwhere == 0 else be[5]
+    kinds = rec[7]
+    kind = _FLAT if 0.0 < bt < 1.0 else kinds[2 * bi] if bt <= 0.0 else kinds[2 * bi + 1]
     if kind == _FLAT:
-        ax, ay, bx, by, _, _ = be
-        inside = (bx - ax) * (lat - ay) - (by - ay) * (px - ax) > 0.0
+        j = 5 * bi
+        inside = flat[j + 2] * (lat - flat[j + 1]) - flat[j + 3] * (px - flat[j]) > 0.0
     else:
         inside = kind == _REFLEX
     return dist if inside else -dist
@@ -229,185 +223,42 @@ def _eval_entry(entry: _CellEntry, lat: float, lng: float, a: float) -> list[Mat
     half = a * INSIDE_FRACTION
     cos_lat = math.cos(lat * _RAD)
     out: list[Match] = []
-    near, far, polys = entry
+    near, far, pnear, pfar = entry
     for gid, clat, clng, ccos, r in near:
         dx = (lng - clng) * (cos_lat + ccos) * 0.5
         dy = lat - clat
         d = r - math.sqrt(dx * dx + dy * dy) * _K
         if d >= -a:
             out.append(Match(gid, d, _INSIDE if d >= half else _EDGE))
-    if a > _NEAR_M:
+    wide = a > _NEAR_M
+    if wide:
         for gid, clat, clng, ccos, r in far:
             dx = (lng - clng) * (cos_lat + ccos) * 0.5
             dy = lat - clat
             d = r - math.sqrt(dx * dx + dy * dy) * _K
             if d >= -a:
                 out.append(Match(gid, d, _INSIDE if d >= half else _EDGE))
-    for lower, prec, edges in polys:
-        if lower > a:
-            break  # entries are sorted by lower bound
-        d = _eval_poly(prec, edges, lat, lng, cos_lat)
-        if d >= -a:
-            out.append(Match(prec[0], d, _INSIDE if d >= half else _EDGE))
+    if pnear or (wide and pfar):
+        alat = a * _BOX_SLACK / _K
+        alng = alat / cos_lat
+        for prec in (pnear + pfar) if wide else pnear:
+            # Bounding-box test: a fix farther than `a` from the box cannot match.
+            if (
+                lat < prec[2] - alat
+                or lat > prec[3] + alat
+                or lng < prec[4] - alng
+                or lng > prec[5] + alng
+            ):
+                continue
+            d = _eval_poly(prec, lat, lng, cos_lat)
+            if d >= -a:
+                out.append(Match(prec[0], d, _INSIDE if d >= half else _EDGE))
     if len(out) > 1:
         out.sort(key=_sort_key)
     return out
 
 
 # --------------------------------------------------------------- build helpers
-
-
-def _vertex_kinds(x: _FloatArray, y: _FloatArray) -> list[int]:
-    """Convex/reflex/flat kind of each vertex of one open ring (interior on the left)."""
-    px = np.concatenate([x[-1:], x[:-1]])
-    py = np.concatenate([y[-1:], y[:-1]])
-    nx = np.concatenate([x[1:], x[:1]])
-    ny = np.concatenate([y[1:], y[:1]])
-    e1x, e1y = x - px, y - py
-    e2x, e2y = nx - x, ny - y
-    cross = e1x * e2y - e1y * e2x
-    eps = 1e-12 * np.hypot(e1x, e1y) * np.hypot(e2x, e2y)
-    kinds = np.where(cross > eps, _CONVEX, np.where(cross < -eps, _REFLEX, _FLAT))
-    out: list[int] = kinds.tolist()
-    return out
-
-
-def _seg_dist(
-    px: _FloatArray,
-    py: _FloatArray,
-    ax: _FloatArray,
-    ay: _FloatArray,
-    bx: _FloatArray,
-    by: _FloatArray,
-) -> _FloatArray:
-    """Distances between points (m,) and segments (n,) as an (m, n) matrix."""
-    ex = (bx - ax)[None, :]
-    ey = (by - ay)[None, :]
-    wx = px[:, None] - ax[None, :]
-    wy = py[:, None] - ay[None, :]
-    l2 = ex * ex + ey * ey
-    t = np.clip((wx * ex + wy * ey) / np.where(l2 > 0, l2, 1.0), 0.0, 1.0)
-    dx = wx - t * ex
-    dy = wy - t * ey
-    out: _FloatArray = np.sqrt(dx * dx + dy * dy)
-    return out
-
-
-class _Prepared:
-    """A shape converted to the index's internal records (not yet placed in cells)."""
-
-    __slots__ = (
-        "ax",
-        "ay",
-        "bx",
-        "by",
-        "circle",
-        "extent_m",
-        "geom",
-        "gid",
-        "poly",
-        "ref_lat",
-        "ref_lng",
-    )
-
-    def __init__(self, gid: str, shape: ShapeLike) -> None:
-        if not isinstance(gid, str):
-            raise TypeError(f"geofence id must be a str, got {type(gid).__name__}")
-        self.gid = gid
-        self.circle: _CircleRec | None = None
-        self.poly: _PolyRec | None = None
-        if isinstance(shape, Geofence) and shape.center is not None and shape.radius_m is not None:
-            lat, lng = shape.center
-            r = float(shape.radius_m)
-            if not (math.isfinite(lat) and math.isfinite(lng) and r > 0 and abs(lat) < 90):
-                raise ValueError(f"geofence {gid!r}: invalid circle {shape.center}, {r}")
-            self.circle = (gid, float(lat), float(lng), math.cos(lat * _RAD), r)
-            self.ref_lat, self.ref_lng, self.extent_m = float(lat), float(lng), r
-            return
-        geom = shape.shape if isinstance(shape, Geofence) else shape
-        if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
-            raise TypeError(
-                f"geofence {gid!r}: expected a non-empty Polygon, MultiPolygon or Geofence, "
-                f"got {type(geom).__name__}"
-            )
-        if not shapely.is_valid(geom):
-            raise ValueError(
-                f"geofence {gid!r}: invalid shape ({shapely.is_valid_reason(geom)}); "
-                "validate it with geo.shapes.parse_geojson first"
-            )
-        geom = shapely.orient_polygons(shapely.remove_repeated_points(geom, 0.0))
-        self.geom = geom
-        minx, miny, maxx, maxy = geom.bounds
-        self.ref_lng = (minx + maxx) * 0.5
-        self.ref_lat = (miny + maxy) * 0.5
-        c0 = math.cos(self.ref_lat * _RAD)
-        polys = list(geom.geoms) if isinstance(geom, MultiPolygon) else [geom]
-        edges: list[_Edge] = []
-        for p in polys:
-            for ring in (p.exterior, *p.interiors):
-                c = shapely.get_coordinates(ring)[:-1]
-                x = c[:, 0] * c0
-                y = c[:, 1]
-                kinds = _vertex_kinds(c[:, 0], y)
-                xl: list[float] = x.tolist()
-                yl: list[float] = y.tolist()
-                n = len(xl)
-                for i in range(n):
-                    j = i + 1 if i + 1 < n else 0
-                    edges.append((xl[i], yl[i], xl[j], yl[j], kinds[i], kinds[j]))
-        arr = np.array([e[:4] for e in edges], dtype=np.float64)
-        self.ax, self.ay, self.bx, self.by = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
-        pts_x = np.concatenate([self.ax, self.bx]) - self.ref_lng * c0
-        pts_y = np.concatenate([self.ay, self.by]) - self.ref_lat
-        self.extent_m = float(np.max(np.hypot(pts_x, pts_y))) * _K
-        self.poly = (gid, c0, tuple(edges))
-
-
-class _CellGeometry:
-    """Cache of H3 cell centres and circumradii (metres), used only by writers."""
-
-    def __init__(self, resolution: int) -> None:
-        self.resolution = resolution
-        self._row: dict[int, int] = {}
-        self._data = np.empty((0, 3), dtype=np.float64)
-
-    def _add(self, cells: Iterable[int]) -> None:
-        new: list[tuple[float, float, float]] = []
-        row = self._row
-        base = len(row)
-        for cell in cells:
-            if cell in row:
-                continue
-            lat, lng = h3i.cell_to_latlng(cell)
-            c = math.cos(lat * _RAD)
-            rho = 0.0
-            for vlat, vlng in h3i.cell_to_boundary(cell):
-                dx = (vlng - lng) * c
-                dy = vlat - lat
-                rho = max(rho, dx * dx + dy * dy)
-            row[cell] = base + len(new)
-            new.append((lat, lng, math.sqrt(rho) * _K))
-        if new:
-            self._data = np.concatenate([self._data, np.array(new, dtype=np.float64)])
-
-    def get(self, cell: int) -> tuple[float, float, float]:
-        """Centre lat, lng and circumradius (m) of one cell."""
-        if cell not in self._row:
-            self._add((cell,))
-        lat, lng, rho = self._data[self._row[cell]].tolist()
-        return lat, lng, rho
-
-    def many(self, cells: list[int]) -> tuple[_FloatArray, _FloatArray, _FloatArray]:
-        """Centre lats, lngs and circumradii of many cells."""
-        row = self._row
-        self._add(set(cells).difference(row))
-        idx = np.fromiter(map(row.__getitem__, cells), dtype=np.int64, count=len(cells))
-        d = self._data[idx]
-        return d[:, 0], d[:, 1], d[:, 2]
-
-    def clear(self) -> None:
-        self._row.clear()
-        self._data = np.empty((0, 3), dtype=np.float64)
 
 
 def _ring_k(radius_m: float, rho_m: float) -> int:
@@ -417,14 +268,22 @@ def _ring_k(radius_m: float, rho_m: float) -> int:
     return max(1, math.ceil(radius_m / (1.2 * rho_m)))
 
 
-def _disk(geo: _CellGeometry, lat: float, lng: float, reach_m: float) -> list[int]:
-    """Cells whose centres may lie within ``reach_m`` (+ cell size) of a point."""
-    c0 = h3i.latlng_to_cell(lat, lng, geo.resolution)
-    rho = geo.get(c0)[2]
-    # The point is within one circumradius of its cell's centre; far cells may be
-    # somewhat larger than c0, hence 1.2 rho on top of the reach.
-    cells: list[int] = h3i.grid_disk(c0, _ring_k(reach_m + 2.2 * rho, rho))
-    return cells
+def _cell_rho(cell: int) -> float:
+    """Circumradius (m) of one cell."""
+    lat, lng = h3i.cell_to_latlng(cell)
+    c = math.cos(lat * _RAD)
+    rho = 0.0
+    for vlat, vlng in h3i.cell_to_boundary(cell):
+        dx = (vlng - lng) * c
+        dy = vlat - lat
+        rho = max(rho, math.sqrt(dx * dx + dy * dy))
+    return rho * _K
+
+
+# Cells of one shape's disk are at most a few km from its reference cell, where H3
+# cell sizes vary by well under 1 %; their circumradius is taken as this multiple of
+# the reference cell's.
+_RHO_GROWTH: Final = 1.1
 
 
 def _lower_bound(outside_m: _FloatArray, rho: _FloatArray) -> _FloatArray:
@@ -439,91 +298,230 @@ def _keep(outside_m: _FloatArray, rho: _FloatArray, buffer_m: float) -> NDArray[
     return out
 
 
-def _cover_circles(
-    geo: _CellGeometry, circles: Sequence[_CircleRec], buffer_m: float, slots: dict[int, _Slot]
-) -> dict[str, list[int]]:
-    """Register circles in the cells of their covers; returns each circle's cells."""
+class _Prepared:
+    """Shapes of one batch converted to the index's records (not yet placed in cells).
+
+    Polygons are converted with shapely's array functions over the whole batch.
+    """
+
+    def __init__(self, items: Iterable[tuple[str, ShapeLike]]) -> None:
+        self.gids: list[str] = []
+        self.circles: list[_CircleRec] = []
+        self.polys: list[_PolyRec] = []
+        seen: set[str] = set()
+        poly_gids: list[str] = []
+        geoms: list[Polygon | MultiPolygon] = []
+        for gid, shape in items:
+            if not isinstance(gid, str):
+                raise TypeError(f"geofence id must be a str, got {type(gid).__name__}")
+            if gid in seen:
+                raise ValueError(f"duplicate geofence id {gid!r} in one batch")
+            seen.add(gid)
+            self.gids.append(gid)
+            if (
+                isinstance(shape, Geofence)
+                and shape.center is not None
+                and shape.radius_m is not None
+            ):
+                lat, lng = shape.center
+                r = float(shape.radius_m)
+                if not (math.isfinite(lat) and math.isfinite(lng) and r > 0 and abs(lat) < 90):
+                    raise ValueError(f"geofence {gid!r}: invalid circle {shape.center}, {r}")
+                self.circles.append((gid, float(lat), float(lng), math.cos(lat * _RAD), r))
+                continue
+            geom = shape.shape if isinstance(shape, Geofence) else shape
+            if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
+                raise TypeError(
+                    f"geofence {gid!r}: expected a non-empty Polygon, MultiPolygon or "
+                    f"Geofence, got {type(geom).__name__}"
+                )
+            poly_gids.append(gid)
+            geoms.append(geom)
+        self.poly_geoms = np.array(geoms, dtype=object)
+        self.poly_extent = np.empty(0)
+        if geoms:
+            self._convert(poly_gids)
+
+    def _convert(self, gids: list[str]) -> None:
+        arr = self.poly_geoms
+        valid = shapely.is_valid(arr)
+        if not valid.all():
+            i = int(np.flatnonzero(~valid)[0])
+            raise ValueError(
+                f"geofence {gids[i]!r}: invalid shape ({shapely.is_valid_reason(arr[i])}); "
+                "validate it with geo.shapes.parse_geojson first"
+            )
+        arr = shapely.orient_polygons(shapely.remove_repeated_points(arr, 0.0))
+        self.poly_geoms = arr
+        bounds = shapely.bounds(arr)
+        ref_lng = (bounds[:, 0] + bounds[:, 2]) * 0.5
+        ref_lat = (bounds[:, 1] + bounds[:, 3]) * 0.5
+        c0 = np.cos(ref_lat * _RAD)
+        parts, part_owner = shapely.get_parts(arr, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, vring = shapely.get_coordinates(rings, return_index=True)
+        owner_of_ring = part_owner[ring_part]
+        # Closed rings: vertex i and i + 1 form an edge when both are on the same ring.
+        is_edge = vring[:-1] == vring[1:]
+        ia = np.flatnonzero(is_edge)
+        e_ring = vring[ia]
+        e_owner = owner_of_ring[e_ring]
+        sc = c0[e_owner]
+        ax = coords[ia, 0] * sc
+        ay = coords[ia, 1]
+        bx = coords[ia + 1, 0] * sc
+        by = coords[ia + 1, 1]
+        ex = bx - ax
+        ey = by - ay
+        l2 = ex * ex + ey * ey
+        il2 = np.where(l2 > 0.0, 1.0 / np.where(l2 > 0.0, l2, 1.0), 0.0)
+        # Previous edge on the same ring (cyclic): vertex a of edge k is between
+        # edge prev(k) and edge k.
+        n_e = ia.size
+        k = np.arange(n_e)
+        first = np.ones(n_e, dtype=np.bool_)
+        first[1:] = e_ring[1:] != e_ring[:-1]
+        starts = np.flatnonzero(first)
+        ends = np.append(starts[1:], n_e) - 1
+        ring_no = np.cumsum(first) - 1
+        prev = np.where(first, ends[ring_no], k - 1)
+        nxt = np.empty(n_e, dtype=np.int64)
+        nxt[:-1] = k[1:]
+        last = np.append(first[1:], True)
+        nxt[last] = starts[ring_no[last]]
+        px_, py_ = ex[prev], ey[prev]
+        cross = px_ * ey - py_ * ex
+        eps = 1e-12 * np.sqrt(px_ * px_ + py_ * py_) * np.sqrt(l2)
+        kind_a = np.where(cross > eps, _CONVEX, np.where(cross < -eps, _REFLEX, _FLAT))
+        kinds = np.column_stack([kind_a, kind_a[nxt]]).astype(np.uint8)
+        flat = np.column_stack([ax, ay, ex, ey, il2])
+        # Extent: farthest vertex from the bounding-box centre, in metres.
+        dxm = (coords[:, 0] - ref_lng[owner_of_ring[vring]]) * c0[owner_of_ring[vring]]
+        dym = coords[:, 1] - ref_lat[owner_of_ring[vring]]
+        ext = np.zeros(len(gids))
+        np.maximum.at(ext, owner_of_ring[vring], np.hypot(dxm, dym) * _K)
+        self.poly_extent = ext
+        self.poly_ref = (ref_lat, ref_lng)
+        self.poly_c0 = c0
+        cuts = np.searchsorted(e_owner, np.arange(len(gids) + 1)).tolist()
+        b = bounds.tolist()
+        c0l = c0.tolist()
+        for i, gid in enumerate(gids):
+            lo, hi = cuts[i], cuts[i + 1]
+            edges = array("d")
+            edges.frombytes(flat[lo:hi].tobytes())
+            x0, y0, x1, y1 = b[i]
+            self.polys.append((gid, c0l[i], y0, y1, x0, x1, edges, kinds[lo:hi].tobytes()))
+
+
+def _place(
+    prep: _Prepared, res: int, buffer_m: float
+) -> tuple[dict[int, _Slot], dict[str, list[int]]]:
+    """Cells of every shape's cover (all shapes at once), grouped by cell."""
+    circles = prep.circles
+    polys = prep.polys
+    nc = len(circles)
+    ref_lat = [r[1] for r in circles]
+    ref_lng = [r[2] for r in circles]
+    reach = [r[4] + buffer_m for r in circles]
+    if polys:
+        ref_lat += prep.poly_ref[0].tolist()
+        ref_lng += prep.poly_ref[1].tolist()
+        reach += (prep.poly_extent + buffer_m).tolist()
     all_cells: list[int] = []
     counts: list[int] = []
-    for rec in circles:
-        cells = _disk(geo, rec[1], rec[2], rec[4] + buffer_m)
+    rhos: list[float] = []
+    rho_cache: dict[int, float] = {}
+    to_cell = h3i.latlng_to_cell
+    disk = h3i.grid_disk
+    # Cells near one another have nearly the same size: cache the circumradius per
+    # coarse (resolution - 4) parent.
+    for lat, lng, rm in zip(ref_lat, ref_lng, reach, strict=True):
+        c0 = to_cell(lat, lng, res)
+        key = h3i.cell_to_parent(c0, max(0, res - 4))
+        rho = rho_cache.get(key)
+        if rho is None:
+            rho = rho_cache[key] = _cell_rho(c0) * _RHO_GROWTH
+        # The point is within one circumradius of its cell's centre; far cells may be
+        # somewhat larger than c0, hence 1.2 rho on top of the reach.
+        cells = disk(c0, _ring_k(rm + 2.2 * rho, rho))
         all_cells.extend(cells)
         counts.append(len(cells))
-    covers: dict[str, list[int]] = {rec[0]: [] for rec in circles}
+        rhos.append(rho)
+    slots: dict[int, _Slot] = {}
+    covers: dict[str, list[int]] = {gid: [] for gid in prep.gids}
     if not all_cells:
-        return covers
-    clat, clng, rho = geo.many(all_cells)
-    owner = np.repeat(np.arange(len(circles)), counts)
-    rec_lat = np.array([r[1] for r in circles])[owner]
-    rec_lng = np.array([r[2] for r in circles])[owner]
-    rec_cos = np.array([r[3] for r in circles])[owner]
-    rec_r = np.array([r[4] for r in circles])[owner]
-    dx = (clng - rec_lng) * (np.cos(clat * _RAD) + rec_cos) * 0.5
-    dy = clat - rec_lat
-    outside = np.hypot(dx, dy) * _K - rec_r
-    keep = _keep(outside, rho, buffer_m)
-    near = _lower_bound(outside, rho) <= _NEAR_M
+        return slots, covers
+    cell_arr = np.array(all_cells, dtype=np.int64)
+    uniq, inv = np.unique(cell_arr, return_inverse=True)
+    centres = np.array([h3i.cell_to_latlng(c) for c in uniq.tolist()], dtype=np.float64)
+    clat = centres[inv, 0]
+    clng = centres[inv, 1]
+    owner = np.repeat(np.arange(len(counts)), counts)
+    rho_m = np.array(rhos)[owner]
+    outside = np.empty(cell_arr.size)
+    split = int(np.sum(counts[:nc]))
+    if nc:
+        o = owner[:split]
+        rec_lat = np.array(ref_lat[:nc])[o]
+        rec_lng = np.array(ref_lng[:nc])[o]
+        rec_cos = np.array([r[3] for r in circles])[o]
+        rec_r = np.array([r[4] for r in circles])[o]
+        cl = clat[:split]
+        dx = (clng[:split] - rec_lng) * (np.cos(cl * _RAD) + rec_cos) * 0.5
+        dy = cl - rec_lat
+        outside[:split] = np.hypot(dx, dy) * _K - rec_r
+    if polys:
+        o = owner[split:] - nc
+        sc = prep.poly_c0
+        # Metric-ish frame per polygon: x = lng * c0, y = lat (degrees), as the edges.
+        _, vo = shapely.get_coordinates(prep.poly_geoms, return_index=True)
+        scale = np.column_stack([sc[vo], np.ones(vo.size)])
+        scaled = shapely.transform(prep.poly_geoms, lambda c: c * scale)
+        pts = shapely.points(clng[split:] * sc[o], clat[split:])
+        outside[split:] = shapely.distance(scaled[o], pts) * _K
+    keep = _keep(outside, rho_m, buffer_m)
+    near = _lower_bound(outside, rho_m) <= _NEAR_M
+    # Tier: 0 near circle, 1 far circle, 2 near polygon, 3 far polygon.
+    tier = np.where(near, 0, 1) + np.where(owner >= nc, 2, 0)
     idx = np.flatnonzero(keep)
-    for j, o, nr in zip(idx.tolist(), owner[idx].tolist(), near[idx].tolist(), strict=True):
-        c = all_cells[j]
-        rec = circles[o]
+    recs: list[_CircleRec | _PolyRec] = [*circles, *polys]
+    gids = [r[0] for r in recs]
+    for c, o_, t in zip(
+        cell_arr[idx].tolist(), owner[idx].tolist(), tier[idx].tolist(), strict=True
+    ):
         slot = slots.get(c)
         if slot is None:
-            slot = slots[c] = ([], [], [])
-        slot[0 if nr else 1].append(rec)
-        covers[rec[0]].append(c)
-    return covers
+            slot = slots[c] = ([], [], [], [])
+        slot[t].append(recs[o_])
+        covers[gids[o_]].append(c)
+    return slots, covers
 
 
-_MATRIX_BUDGET: Final = 2_000_000
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC during a build.
+
+    A bulk load allocates millions of small tuples and lists, none of them in a
+    reference cycle; pausing the cyclic GC keeps it from rescanning the growing heap
+    over and over (which made 100k-geofence builds superlinear).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
-def _cover_polygon(
-    geo: _CellGeometry, prep: _Prepared, buffer_m: float, slots: dict[int, _Slot]
-) -> list[int]:
-    """Register one polygon in the cells of its cover; returns the cells."""
-    rec = prep.poly
-    assert rec is not None
-    edges = rec[2]
-    c0 = rec[1]
-    cells = _disk(geo, prep.ref_lat, prep.ref_lng, prep.extent_m + buffer_m)
-    clat, clng, rho = geo.many(cells)
-    # Metric frame centred on the polygon: x = lng * c0 (as the edges), y = lat.
-    ox = prep.ref_lng * c0
-    oy = prep.ref_lat
-    ax, ay = (prep.ax - ox) * _K, (prep.ay - oy) * _K
-    bx, by = (prep.bx - ox) * _K, (prep.by - oy) * _K
-    px = (clng * c0 - ox) * _K
-    py = (clat - oy) * _K
-    inside = shapely.contains_xy(prep.geom, clng, clat)
-    interned: dict[bytes, tuple[_Edge, ...]] = {}
-    full = np.ones(len(edges), dtype=np.bool_).tobytes()
-    interned[full] = edges
-    out: list[int] = []
-    chunk = max(1, _MATRIX_BUDGET // len(edges))
-    for lo in range(0, len(cells), chunk):
-        dm = _seg_dist(px[lo : lo + chunk], py[lo : lo + chunk], ax, ay, bx, by)
-        to_edge = dm.min(axis=1)
-        r = rho[lo : lo + chunk]
-        outside = np.where(inside[lo : lo + chunk], 0.0, to_edge)
-        keep = np.flatnonzero(_keep(outside, r, buffer_m))
-        lower = _lower_bound(outside, r)
-        # Every point within rho of the centre has its nearest edge within
-        # to_edge + 2 rho of the centre.
-        limit = (to_edge + 2.0 * r) * _REL_SLACK + _ABS_SLACK_M
-        masks = dm[keep] <= limit[keep, None]
-        for j, mask in zip(keep.tolist(), masks, strict=True):
-            key = mask.tobytes()
-            sub = interned.get(key)
-            if sub is None:
-                sub = interned[key] = tuple(edges[i] for i in np.flatnonzero(mask).tolist())
-            c = cells[lo + j]
-            slot = slots.get(c)
-            if slot is None:
-                slot = slots[c] = ([], [], [])
-            slot[2].append((float(lower[j]), rec, sub))
-            out.append(c)
-    return out
+_R = TypeVar("_R", _CircleRec, _PolyRec)
+
+
+def _merge(old: tuple[_R, ...], new: list[_R], drop: set[str]) -> tuple[_R, ...]:
+    if drop and old:
+        old = tuple(r for r in old if r[0] not in drop)
+    return old + tuple(new) if new else old
 
 
 # ------------------------------------------------------------------------ index
@@ -549,7 +547,6 @@ class GeofenceIndex:
         self._cells: dict[int, _CellEntry] = {}
         self._covers: dict[str, array[int]] = {}
         self._lock = threading.Lock()
-        self._geo = _CellGeometry(resolution)
 
     # -- introspection --------------------------------------------------------
 
@@ -574,19 +571,8 @@ class GeofenceIndex:
         self, items: Iterable[tuple[str, ShapeLike]]
     ) -> tuple[dict[int, _Slot], dict[str, array[int]]]:
         """Compute covers of new shapes, grouped by cell."""
-        preps: dict[str, _Prepared] = {}
-        for gid, shape in items:
-            if gid in preps:
-                raise ValueError(f"duplicate geofence id {gid!r} in one batch")
-            preps[gid] = _Prepared(gid, shape)
-        slots: dict[int, _Slot] = {}
-        geo = self._geo
-        circles = [p.circle for p in preps.values() if p.circle is not None]
-        cover_lists = _cover_circles(geo, circles, FAST_ACCURACY_M, slots)
-        for prep in preps.values():
-            if prep.poly is not None:
-                cover_lists[prep.gid] = _cover_polygon(geo, prep, FAST_ACCURACY_M, slots)
-        covers = {gid: array("q", cover_lists[gid]) for gid in preps}
+        slots, cover_lists = _place(_Prepared(items), self._res, FAST_ACCURACY_M)
+        covers = {gid: array("q", cells) for gid, cells in cover_lists.items()}
         return slots, covers
 
     @staticmethod
@@ -599,24 +585,17 @@ class GeofenceIndex:
         """Copy-on-write update of ``table``: remove ``drop`` ids, add ``add`` entries."""
         touched = set(add)
         touched.update(drop_cells)
+        empty: _Slot = ([], [], [], [])
         for c in touched:
             old = table.get(c)
-            near: list[_CircleRec] = []
-            far: list[_CircleRec] = []
-            polys: list[_PolyEntry] = []
-            if old is not None:
-                near = [r for r in old[0] if r[0] not in drop]
-                far = [r for r in old[1] if r[0] not in drop]
-                polys = [e for e in old[2] if e[1][0] not in drop]
-            new = add.get(c)
-            if new is not None:
-                near.extend(new[0])
-                far.extend(new[1])
-                polys.extend(new[2])
-            if near or far or polys:
-                polys.sort(key=_poly_entry_key)
+            new = add.get(c, empty)
+            near = _merge(old[0] if old else (), new[0], drop)
+            far = _merge(old[1] if old else (), new[1], drop)
+            pnear = _merge(old[2] if old else (), new[2], drop)
+            pfar = _merge(old[3] if old else (), new[3], drop)
+            if near or far or pnear or pfar:
                 # One assignment publishes the new cell content to readers.
-                table[c] = (tuple(near), tuple(far), tuple(polys))
+                table[c] = (near, far, pnear, pfar)
             elif old is not None:
                 del table[c]
 
@@ -637,7 +616,7 @@ class GeofenceIndex:
         Args:
             items: ``(geofence_id, shape)`` pairs; ids must be unique in the batch.
         """
-        with self._lock:
+        with self._lock, _gc_paused():
             add, covers = self._place(items)
             drop = {gid for gid in covers if gid in self._covers}
             drop_cells: set[int] = set()
@@ -645,22 +624,18 @@ class GeofenceIndex:
                 drop_cells.update(self._covers[gid])
             self._apply(self._cells, add, drop, drop_cells)
             self._covers.update(covers)
-            if len(covers) > 1000:
-                # Bulk loads touch many cells once; don't keep their geometry around.
-                self._geo.clear()
 
     def replace_all(self, items: Iterable[tuple[str, ShapeLike]]) -> None:
         """Atomically replace the whole content of the index.
 
         Queries running meanwhile see either the old or the new content.
         """
-        with self._lock:
+        with self._lock, _gc_paused():
             add, covers = self._place(items)
             table: dict[int, _CellEntry] = {}
             self._apply(table, add, set(), ())
             self._covers = covers
             self._cells = table
-            self._geo.clear()
 
     def remove(self, geofence_id: str) -> bool:
         """Remove a geofence.
@@ -726,7 +701,9 @@ class GeofenceIndex:
                 seen_c.setdefault(rec[0], rec)
             for rec in entry[1]:
                 seen_c.setdefault(rec[0], rec)
-            for _, prec, _ in entry[2]:
+            for prec in entry[2]:
+                seen_p.setdefault(prec[0], prec)
+            for prec in entry[3]:
                 seen_p.setdefault(prec[0], prec)
         cos_lat = math.cos(lat * _RAD)
         out: list[Match] = []
@@ -735,7 +712,7 @@ class GeofenceIndex:
             if d >= -a:
                 out.append(Match(gid, d, _INSIDE if d >= half else _EDGE))
         for gid, prec in seen_p.items():
-            d = _eval_poly(prec, prec[2], lat, lng, cos_lat)
+            d = _eval_poly(prec, lat, lng, cos_lat)
             if d >= -a:
                 out.append(Match(gid, d, _INSIDE if d >= half else _EDGE))
         out.sort(key=_sort_key)
@@ -790,14 +767,3 @@ class GeofenceIndex:
             append([] if entry is None else _eval_entry(entry, lat, lng, a))
         assert len(out) == n
         return out
-
-
-def _cell_rho(cell: int) -> float:
-    lat, lng = h3i.cell_to_latlng(cell)
-    c = math.cos(lat * _RAD)
-    rho = 0.0
-    for vlat, vlng in h3i.cell_to_boundary(cell):
-        dx = (vlng - lng) * c
-        dy = vlat - lat
-        rho = max(rho, math.sqrt(dx * dx + dy * dy))
-    return rho * _K

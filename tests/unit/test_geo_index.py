@@ -216,6 +216,72 @@ def test_incremental_updates_agree_with_rebuild(scene: Scene, data: st.DataObjec
         check_fix(index, model, *f)
 
 
+@st.composite
+def box_scenes(draw: st.DrawFn) -> Scene:
+    """Polygons with fixes around their bounding boxes, at the accuracy's distance.
+
+    Exercises the bounding-box rejection in the fast path: fixes sit just inside or
+    just outside the box grown by the accuracy, near its corners and sides.
+    """
+    lat0 = draw(st.one_of(st.floats(-75.0, 75.0), st.sampled_from([0.0, 51.5, 70.0])))
+    lng0 = draw(st.floats(-170.0, 170.0))
+    size = draw(st.sampled_from([8.0, 25.0, 60.0, 150.0]))
+    g = Geofence("p", draw(polygons(lat0, lng0, size)))
+    fences = {"p": g}
+    minx, miny, maxx, maxy = g.shape.bounds
+    fixes: list[tuple[float, float, float]] = []
+    for _ in range(draw(st.integers(4, 12))):
+        acc = draw(st.sampled_from([0.0, 5.0, 15.0, 30.0, 31.0, 60.0, 100.0]))
+        fx = draw(st.floats(-0.2, 1.2))
+        fy = draw(st.floats(-0.2, 1.2))
+        lat = miny + fy * (maxy - miny)
+        lng = minx + fx * (maxx - minx)
+        # Push the fix out of the box by about the accuracy, give or take 1 m.
+        push = acc + draw(st.floats(-1.0, 1.0))
+        side = draw(st.sampled_from(["n", "s", "e", "w", "ne", "sw"]))
+        dy = push if "n" in side else -push if "s" in side else 0.0
+        dx = push if "e" in side else -push if "w" in side else 0.0
+        if "n" in side:
+            lat = maxy
+        elif "s" in side:
+            lat = miny
+        if "e" in side:
+            lng = maxx
+        elif "w" in side:
+            lng = minx
+        lat, lng = offset(lat, lng, dx, dy)
+        fixes.append((lat, lng, acc))
+    return Scene(fences, fixes)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(box_scenes())
+def test_bounding_box_rejection_never_misses(scene: Scene) -> None:
+    index = GeofenceIndex()
+    index.bulk_load(scene.fences.items())
+    for f in scene.fixes:
+        check_fix(index, scene.fences, *f)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(scenes(), min_size=2, max_size=4))
+def test_batch_build_equals_one_by_one(scenes_: list[Scene]) -> None:
+    """Shapes are converted for a whole batch at once; that must not mix them up."""
+    batch = GeofenceIndex()
+    single = GeofenceIndex()
+    items = [
+        (f"{i}-{gid}", Geofence(f"{i}-{gid}", g.shape, g.center, g.radius_m))
+        for i, sc in enumerate(scenes_)
+        for gid, g in sc.fences.items()
+    ]
+    batch.bulk_load(items)
+    for gid, g in items:
+        single.upsert(gid, g)
+    for sc in scenes_:
+        for f in sc.fixes:
+            assert batch.match(*f) == single.match(*f)
+
+
 # -------------------------------------------------------------- example tests
 
 
