@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon
 
+import geo.index
 from geo.distance import METERS_PER_DEGREE, haversine_m
 from geo.index import INSIDE_FRACTION, MAX_ACCURACY_M, GeofenceIndex, Match
 from geo.shapes import Geofence, Shape, circle
@@ -457,3 +459,54 @@ def test_concurrent_replace_never_hides_a_geofence() -> None:
             t.join()
     assert failures == []
     assert len(index) == 2
+
+
+# ------------------------------------------------------------- edge windows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes())
+def test_numpy_edge_windows_agree_with_brute_force(scene: Scene) -> None:
+    """Small batches compute edge windows in Python; force the numpy path here."""
+    with mock.patch.object(geo.index, "_WINDOWS_NUMPY_MIN", 0):
+        index = GeofenceIndex()
+        index.bulk_load(scene.fences.items())
+    for f in scene.fixes:
+        check_fix(index, scene.fences, *f)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes(), st.data())
+def test_fixes_all_over_the_sub_grid(scene: Scene, data: st.DataObject) -> None:
+    """Fixes anywhere on a polygon's sub-grid (and just beyond it) are exact."""
+    index = GeofenceIndex()
+    index.bulk_load(scene.fences.items())
+    for g in scene.fences.values():
+        minx, miny, maxx, maxy = g.shape.bounds
+        m = geo.index._GRID_MARGIN_M + 5.0
+        for _ in range(4):
+            fy = data.draw(st.floats(-0.1, 1.1))
+            fx = data.draw(st.floats(-0.1, 1.1))
+            lat, lng = offset(miny, minx, -m, -m)
+            lat2, lng2 = offset(maxy, maxx, m, m)
+            acc = data.draw(st.sampled_from([0.0, 5.0, 30.0, 31.0, 80.0, 100.0]))
+            check_fix(index, scene.fences, lat + fy * (lat2 - lat), lng + fx * (lng2 - lng), acc)
+
+
+def test_numpy_and_python_edge_windows_are_identical() -> None:
+    rng = np.random.default_rng(3)
+    items = []
+    for i in range(60):
+        n = int(rng.integers(8, 70))
+        radii = rng.uniform(0.0, 1.0, n).tolist()
+        lat, lng = offset(*LONDON, *rng.uniform(-5_000, 5_000, 2))
+        ring = star(lat, lng, float(rng.uniform(20, 400)), n, radii, float(rng.uniform(0, 6)))
+        items.append((f"p{i}", Geofence(f"p{i}", Polygon(ring))))
+    with mock.patch.object(geo.index, "_WINDOWS_NUMPY_MIN", 0):
+        fast = geo.index._Prepared(items).polys
+    with mock.patch.object(geo.index, "_WINDOWS_NUMPY_MIN", 10**9):
+        slow = geo.index._Prepared(items).polys
+    assert sum(1 for r in fast if r[12]) > 40  # most polygons are gridded
+    for a, b in zip(fast, slow, strict=True):
+        assert a[13] == b[13]
+        assert a[6] == b[6]
