@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import HeaderParameter
 
 from app.auth import Principal
 from app.db import DbConnection
@@ -23,7 +23,8 @@ __all__ = [
     "BrandId",
     "Cursor",
     "IfMatch",
-    "Limit",
+    "Instant",
+    "Locale",
     "Page",
     "audit",
     "check_if_match",
@@ -47,9 +48,23 @@ BrandId = Annotated[
     ),
 ]
 
-Limit = Annotated[
-    int,
-    Parameter(ge=1, le=500, description="Page size (1-500, default 50)", required=False),
+Instant = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=True,
+        description="RFC 3339 instant with an explicit offset (naive times are refused)",
+        examples=["2025-03-14T09:30:00+01:00"],
+    ),
+]
+
+Locale = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        max_length=35,
+        description="BCP 47 language tag, e.g. en or fr-CH",
+        examples=["fr-CH"],
+    ),
 ]
 
 IfMatch = Annotated[

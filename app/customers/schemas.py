@@ -13,7 +13,7 @@ from uuid import UUID
 
 import msgspec
 
-from app.common import BrandId
+from app.common import BrandId, Instant, Locale
 
 __all__ = [
     "Channel",
@@ -39,18 +39,6 @@ __all__ = [
     "SupportCaseKind",
 ]
 
-Instant = Annotated[
-    datetime,
-    msgspec.Meta(
-        tz=True,
-        description="RFC 3339 instant with an explicit offset (naive times are refused)",
-        examples=["2025-03-14T09:30:00+01:00"],
-    ),
-]
-LocaleTag = Annotated[
-    str,
-    msgspec.Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["fr-CH"]),
-]
 ClockTime = Annotated[
     str,
     msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24-hour clock"),
@@ -121,7 +109,7 @@ class CustomerUpsert(msgspec.Struct, kw_only=True, frozen=True):
     hours), because customers set those in the app; ``"quiet_hours": null`` clears them.
     """
 
-    locale: LocaleTag = "en"
+    locale: Locale = "en"
     consents: Consents | msgspec.UnsetType = msgspec.UNSET
     quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
     segments: Annotated[list[Segment], msgspec.Meta(max_length=50)] = msgspec.field(

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from app.common import BrandId, Page
+from app.common import BrandId, Instant, Locale, Page
 from app.hours import HoursState, WeeklyHours
 
 __all__ = [
@@ -34,11 +34,6 @@ CountryCode = Annotated[
     str, Meta(pattern="^[A-Z]{2}$", description="ISO 3166-1 alpha-2, for public holidays")
 ]
 Label = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[^\s].*$")]
-Locale = Annotated[
-    str,
-    Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47, e.g. en or fr-CH"),
-]
-AwareDatetime = Annotated[datetime, Meta(tz=True)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
@@ -168,8 +163,8 @@ class CampaignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     eligibility: Eligibility = msgspec.field(default_factory=Eligibility)
     margin: Annotated[float, Meta(ge=0, le=1_000_000)] | None = None
     acceptance_probability: Annotated[float, Meta(ge=0, le=1)] | None = None
-    active_from: AwareDatetime | None = None
-    active_until: AwareDatetime | None = None
+    active_from: Instant | None = None
+    active_until: Instant | None = None
     caps: CampaignCaps = msgspec.field(default_factory=CampaignCaps)
     holdout_pct: Annotated[float, Meta(ge=0, le=100)] = 0.0
     enabled: bool = True
