@@ -130,7 +130,12 @@ class MessageTemplate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Eligibility(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Who a campaign is for. Empty lists mean no restriction."""
+    """Who a campaign is for. Empty lists mean no restriction.
+
+    ``moments`` are relationship-moment codes (app.moments): first_visit_after_delayed_delivery,
+    return_after_absence, first_visit_ever, milestone_order, first_repeat_order,
+    first_visit_to_store, first_order_in_category.
+    """
 
     segments: Annotated[list[Label], Meta(max_length=50)] = []
     moments: Annotated[list[Label], Meta(max_length=50)] = []

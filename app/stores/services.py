@@ -25,6 +25,7 @@ from app.auth import Principal
 from app.common import audit, check_if_match, decode_cursor, encode_cursor
 from app.db import DbConnection
 from app.hours import OpeningHoursError, WeeklyHours, compile_hours
+from app.moments import PRIORITY as MOMENT_CODES
 from app.problems import ConflictProblem, FieldError, NotFoundProblem, ValidationProblem
 from app.stores.schemas import (
     AuditEntry,
@@ -217,6 +218,14 @@ def _validate_campaign(body: CampaignIn, principal: Principal) -> list[FieldErro
         errors.append(
             FieldError(field="store_ids", message="name at least one store (or all_stores: true)")
         )
+    for i, moment in enumerate(body.eligibility.moments):
+        if moment not in MOMENT_CODES:
+            errors.append(
+                FieldError(
+                    field=f"eligibility.moments[{i}]",
+                    message=f"unknown moment {moment!r}; use one of {', '.join(MOMENT_CODES)}",
+                )
+            )
     if len(set(body.store_ids)) != len(body.store_ids):
         errors.append(FieldError(field="store_ids", message="lists a store twice"))
     return errors

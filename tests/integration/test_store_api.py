@@ -232,6 +232,11 @@ async def test_campaign_validation(client: Client, auth: TokenFactory) -> None:
         "/v1/campaigns/c2", json=campaign_body(["s1"], default_locale="de"), headers=admin
     )
     assert response.json()["errors"][0]["field"] == "default_locale"
+    unknown_moment = campaign_body(
+        ["s1"], eligibility={"moments": ["first_visit_ever", "birthday"]}
+    )
+    response = await client.put("/v1/campaigns/c2", json=unknown_moment, headers=admin)
+    assert response.json()["errors"][0]["field"] == "eligibility.moments[1]"
     response = await client.put("/v1/campaigns/c2", json=campaign_body(["nope"]), headers=admin)
     assert response.json()["errors"][0]["field"] == "store_ids[0]"
     response = await client.put(
