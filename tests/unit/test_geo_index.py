@@ -194,6 +194,40 @@ def test_index_agrees_with_brute_force(scene: Scene) -> None:
     accs = [f[2] for f in scene.fixes]
     singles = [check_fix(index, scene.fences, *f) for f in scene.fixes]
     assert index.match_many(lats, lngs, accs) == singles
+    # Batches of at least _VECTOR_MIN fixes use the column snapshot: force it here.
+    with mock.patch.object(geo.index, "_VECTOR_MIN", 0):
+        assert index.match_many(lats, lngs, accs) == singles
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes(), st.integers(0, 2**32 - 1))
+def test_vectorised_match_many_equals_match(scene: Scene, seed: int) -> None:
+    """Batches of >= _VECTOR_MIN fixes (column snapshot) return exactly match()'s lists."""
+    index = GeofenceIndex()
+    index.bulk_load(scene.fences.items())
+    rng = np.random.default_rng(seed)
+    lats: list[float] = []
+    lngs: list[float] = []
+    per = max(1, 300 // len(scene.fences))
+    for g in scene.fences.values():
+        minx, miny, maxx, maxy = g.shape.bounds
+        lat0, lng0 = offset(miny, minx, -150.0, -150.0)
+        lat1, lng1 = offset(maxy, maxx, 150.0, 150.0)
+        lats += rng.uniform(lat0, lat1, per).tolist()
+        lngs += rng.uniform(lng0, lng1, per).tolist()
+    accs = rng.choice([0.0, 5.0, 15.0, 30.0, 31.0, 50.0, 80.0, 100.0, 150.0, 400.0], len(lats))
+    assert len(lats) >= geo.index._VECTOR_MIN
+    expected = [index.match(a, b, c) for a, b, c in zip(lats, lngs, accs.tolist(), strict=True)]
+    assert index._snap is not None  # built with the table
+    assert index.match_many(lats, lngs, accs) == expected
+    # After an incremental write the snapshot is rebuilt from the cell table.
+    gid = next(iter(scene.fences))
+    index.remove(gid)
+    index.upsert(gid, scene.fences[gid])
+    if len(scene.fences) > 1:  # (otherwise the upsert refilled an empty index)
+        assert index._snap is None
+    index._snapshot()
+    assert index.match_many(lats, lngs, accs) == expected
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -459,6 +493,40 @@ def test_concurrent_replace_never_hides_a_geofence() -> None:
             t.join()
     assert failures == []
     assert len(index) == 2
+
+
+def test_concurrent_writes_never_hide_a_geofence_from_match_many() -> None:
+    """Vectorised batches (column snapshot) stay consistent while writers run."""
+    index = GeofenceIndex()
+    lat, lng = LONDON
+    shapes = [ring_circle("g", lat, lng, 120.0), Geofence("g", circle(lat, lng, 150.0))]
+    other = ring_circle("o", *offset(lat, lng, 5_000.0, 0.0), 50.0)
+    index.upsert("g", shapes[0])
+    n = geo.index._VECTOR_MIN
+    lats, lngs, accs = [lat] * n, [lng] * n, [10.0] * n
+    stop = threading.Event()
+    failures: list[object] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            for got in index.match_many(lats, lngs, accs):
+                if [m.geofence_id for m in got] != ["g"] or got[0].confidence != "inside":
+                    failures.append(got)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(100):
+            index.upsert("g", shapes[i % 2])
+            index.upsert("o", other)
+            index.remove("o")
+            index.replace_all([("g", shapes[(i + 1) % 2]), ("o", other)])
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
 
 
 # ------------------------------------------------------------- edge windows
