@@ -11,6 +11,7 @@ start-up, so a forgotten guard is a crash, not an open door.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
@@ -112,6 +113,23 @@ class TokenVerifier:
         return _principal_from_claims(claims)
 
 
+_SUB_MAX = 256
+_STORES_MAX = 10_000
+# Store ids as the database's brand_id domain spells them (app.common.BRAND_ID_PATTERN).
+_STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def _storable(text: str) -> bool:
+    """Text PostgreSQL can hold: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     role = claims.get("role")
     if role not in ROLES:
@@ -119,8 +137,14 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenError("token sub must be a non-empty string")
+    if len(sub) > _SUB_MAX or not _storable(sub):
+        raise TokenError(f"token sub must be at most {_SUB_MAX} characters of valid text")
     stores_claim = claims.get("stores", [])
-    if not isinstance(stores_claim, list) or not all(isinstance(s, str) for s in stores_claim):
+    if (
+        not isinstance(stores_claim, list)
+        or len(stores_claim) > _STORES_MAX
+        or not all(isinstance(s, str) and _STORE_ID.match(s) for s in stores_claim)
+    ):
         raise TokenError("token stores must be a list of store ids")
     if role == "manager" and not stores_claim:
         raise TokenError("a manager token needs a non-empty stores claim")
@@ -192,6 +216,10 @@ def requires(*roles: Role) -> Guard:
         raise ValueError(f"unknown roles {roles!r}")
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.scope.get("method") == "OPTIONS":
+            # Litestar's automatic OPTIONS answer (204 + Allow) reveals only the methods of
+            # a path, which the OpenAPI document publishes anyway; it is not authenticated.
+            return
         principal = connection.user
         if not isinstance(principal, Principal) or principal.role not in allowed:
             raise PermissionDeniedException("this route is for " + " or ".join(sorted(allowed)))

@@ -16,6 +16,7 @@ from litestar.params import HeaderParameter
 
 from app.auth import Principal
 from app.db import DbConnection
+from app.limits import INSTANT_MAX, INSTANT_MIN, YEAR_MAX, YEAR_MIN
 from app.problems import PreconditionFailedProblem, ProblemError, ValidationProblem
 
 __all__ = [
@@ -26,11 +27,13 @@ __all__ = [
     "Instant",
     "Locale",
     "Page",
+    "Payload",
     "audit",
     "check_if_match",
     "decode_cursor",
     "encode_cursor",
     "etag",
+    "instant_problem",
     "principal_of",
     "utcnow",
 ]
@@ -52,10 +55,40 @@ Instant = Annotated[
     datetime,
     msgspec.Meta(
         tz=True,
-        description="RFC 3339 instant with an explicit offset (naive times are refused)",
+        description=(
+            f"RFC 3339 instant with an explicit offset (naive times are refused), "
+            f"years {YEAR_MIN}-{YEAR_MAX}"
+        ),
         examples=["2025-03-14T09:30:00+01:00"],
     ),
 ]
+
+
+def instant_problem(value: datetime) -> str | None:
+    """Why ``value`` is not an instant the API accepts, or None (see :data:`Instant`)."""
+    # The year test comes first: comparing year 1 at +14:00 with a UTC bound overflows.
+    if not YEAR_MIN <= value.year <= YEAR_MAX or not INSTANT_MIN <= value < INSTANT_MAX:
+        return f"must be between {YEAR_MIN}-01-01 and {YEAR_MAX}-12-31 (UTC)"
+    return None
+
+
+class Payload(msgspec.Struct, kw_only=True, frozen=True):
+    """Base of every request body that carries instants.
+
+    msgspec has no range constraint for datetimes; this checks every ``datetime`` field
+    while decoding, so the 422 names the field (``$.events[3].occurred_at``) and no route
+    can store ``±infinity`` or a year PostgreSQL reads back wrong. A test walks the route
+    table and fails for a request body with an instant that does not derive from this.
+    """
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                problem = instant_problem(value)
+                if problem is not None:
+                    raise ValueError(f"invalid field `{name}`: {problem}")
+
 
 Locale = Annotated[
     str,

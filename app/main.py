@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 from app.auth import JWTAuthenticationMiddleware, TokenVerifier, check_every_route_has_a_role
 from app.customers import CUSTOMER_CONTROLLERS
 from app.db import create_pool, provide_connection, resolve_database
+from app.edge import EdgeGuard, RouteTable
 from app.geoindex import GeofenceIndexSync
 from app.health import HealthController
 from app.migrate import migrate_url
@@ -118,6 +119,16 @@ def _lifespan(settings: Settings) -> Any:
     return lifespan
 
 
+def _route_table(app: Litestar) -> RouteTable:
+    templates: dict[str, set[str]] = {}
+    for route in app.routes:
+        methods = getattr(route, "methods", None)
+        if methods:
+            # "/v1/stores/{store_id:str}" -> "/v1/stores/{store_id}"
+            templates.setdefault(route.path_format, set()).update(methods)
+    return RouteTable(templates)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -136,6 +147,8 @@ def create_app(
         JWTAuthenticationMiddleware,
         verifier=verifier,
         exclude=["^/schema"],
+        # HEAD is authenticated like GET; OPTIONS gets Litestar's automatic 204 + Allow.
+        exclude_http_methods=["OPTIONS"],
     )
     config = AppConfig(
         route_handlers=[*route_handlers(), *extra_handlers],
@@ -150,4 +163,10 @@ def create_app(
     app = Litestar.from_config(config)
     app.state.settings = settings
     check_every_route_has_a_role(app)
+    # Outside routing and exception handling, so every request — routed or not — passes it.
+    app.asgi_handler = EdgeGuard(
+        app.asgi_handler,
+        max_body_bytes=settings.server.max_body_bytes,
+        routes=_route_table(app),
+    )
     return app

@@ -12,6 +12,7 @@ import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import msgspec
 from litestar import Response
 from litestar.exceptions import (
@@ -209,7 +210,7 @@ def _respond(problem: Problem, headers: dict[str, str] | None = None) -> Respons
 _AT_PATH = re.compile(r"\s*-\s*at\s*`\$(?P<path>[^`]*)`\s*$")
 
 
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required|invalid) field `(?P<name>[^`]+)`(?::\s*)?")
 
 
 def field_from_message(message: str, key: str | None) -> tuple[str, str]:
@@ -223,6 +224,9 @@ def field_from_message(message: str, key: str | None) -> tuple[str, str]:
     if named:
         # "Object missing required field `name`": the field is the object's member.
         path = f"{path}.{named.group('name')}" if path else named.group("name")
+        if message.startswith("invalid field"):
+            # Raised by our own __post_init__ checks: the rest of the text is the reason.
+            message = message[named.end() :].strip() or message
     if not path:
         path = key if key and key != "data" else "body"
     return path, message
@@ -291,6 +295,9 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
         or _is_malformed_body([{"message": exc.detail}])
     ):
         return _malformed(request)
+    if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        # A 5xx from the framework is our misconfiguration: its text is for the log only.
+        return _internal_handler(request, exc)
     slug, title = _standard(exc.status_code)
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     if detail is not None and detail.lower() in {title.lower(), _phrase(exc.status_code).lower()}:
@@ -310,9 +317,44 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     )
 
 
+def _request_id(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))
+
+
+def _data_error_handler(
+    request: Request[Any, Any, Any], exc: asyncpg.DataError
+) -> Response[Problem]:
+    """SQLSTATE class 22 (a value PostgreSQL cannot take): a client's value slipped past
+    validation. Answer 422, never echo the value (it may be a token or a location), and log
+    it as the validation gap it is."""
+    log.warning(
+        "database refused a value (%s, SQLSTATE %s) on %s %s, request %s",
+        type(exc).__name__,
+        getattr(exc, "sqlstate", None),
+        request.method,
+        request.url.path,
+        _request_id(request),
+    )
+    return _respond(
+        Problem(
+            type=_type_uri("invalid-value"),
+            title="A value is out of range or not storable",
+            status=HTTP_422_UNPROCESSABLE_ENTITY,
+            detail="A value in the request cannot be stored (out of range, or not valid text).",
+            instance=request.url.path,
+        )
+    )
+
+
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     # Log the exception type and route only: request bodies may hold tokens or locations.
-    log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    log.exception(
+        "unhandled %s on %s %s, request %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        _request_id(request),
+    )
     slug, title = _standard(HTTP_500_INTERNAL_SERVER_ERROR)
     return _respond(
         Problem(
@@ -327,6 +369,7 @@ def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 exception_handlers: dict[type[Exception] | int, Any] = {
     ProblemError: _problem_handler,
+    asyncpg.DataError: _data_error_handler,
     ValidationException: _validation_handler,
     NotFoundException: _http_handler,
     MethodNotAllowedException: _http_handler,

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import msgspec
 
-from app.common import BrandId, Instant, Locale
+from app.common import BrandId, Instant, Locale, Payload
 
 __all__ = [
     "Channel",
@@ -201,7 +201,7 @@ class PurchaseItem(msgspec.Struct, kw_only=True, frozen=True):
     unit_price: Money
 
 
-class PurchaseIn(msgspec.Struct, kw_only=True, frozen=True):
+class PurchaseIn(Payload, kw_only=True, frozen=True):
     """``POST /v1/purchases``: one order, idempotent by ``order_id``."""
 
     order_id: BrandId
@@ -236,7 +236,7 @@ class Purchase(msgspec.Struct, kw_only=True, frozen=True):
     received_at: datetime
 
 
-class SupportCaseIn(msgspec.Struct, kw_only=True, frozen=True):
+class SupportCaseIn(Payload, kw_only=True, frozen=True):
     """``PUT /v1/support-cases/{case_id}``: the whole case as the brand's CRM sees it."""
 
     customer_id: BrandId
@@ -261,7 +261,7 @@ class SupportCase(msgspec.Struct, kw_only=True, frozen=True):
     updated_at: datetime
 
 
-class DeliveryIn(msgspec.Struct, kw_only=True, frozen=True):
+class DeliveryIn(Payload, kw_only=True, frozen=True):
     """``POST /v1/deliveries``: the promise and (once known) the actual delivery of an order.
 
     Attributes:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from app.common import BrandId, Instant, Locale, Page
+from app.common import BrandId, Instant, Locale, Page, Payload
 from app.hours import HoursState, WeeklyHours
 
 __all__ = [
@@ -150,7 +150,7 @@ class CampaignCaps(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     cooldown_seconds: Annotated[int, Meta(ge=0, le=90 * 86_400)] = 0
 
 
-class CampaignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class CampaignIn(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A campaign (``PUT /v1/campaigns/{campaign_id}``).
 
     ``store_ids`` scopes it. ``all_stores: true`` (admins only, with no ``store_ids``) runs it in

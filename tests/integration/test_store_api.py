@@ -223,7 +223,7 @@ async def test_campaign_validation(client: Client, auth: TokenFactory) -> None:
     assert ok.json()["active_now"] is True
 
     bad_placeholder = campaign_body(["s1"])
-    bad_placeholder["templates"]["fr"]["body"] = "Bonjour {first_name}"
+    bad_placeholder["templates"]["fr"]["body"] = "Bonjour {nickname}"
     response = await client.put("/v1/campaigns/c2", json=bad_placeholder, headers=admin)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "templates.fr.body"
