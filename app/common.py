@@ -6,36 +6,61 @@ msgspec and Litestar can resolve them at runtime.
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from functools import lru_cache
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar import Request
-from litestar.params import HeaderParameter
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import HeaderParameter, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.auth import Principal
 from app.db import DbConnection
-from app.limits import INSTANT_MAX, INSTANT_MIN, YEAR_MAX, YEAR_MIN
+from app.limits import INSTANT_MAX, INSTANT_MIN, LABEL_MAX, NAME_MAX, YEAR_MAX, YEAR_MIN
 from app.problems import PreconditionFailedProblem, ProblemError, ValidationProblem
 
 __all__ = [
     "BRAND_ID_PATTERN",
     "BrandId",
+    "Caller",
+    "Clock",
+    "CountryCode",
     "Cursor",
+    "CursorParam",
     "IfMatch",
     "Instant",
+    "Label",
+    "Latitude",
     "Locale",
+    "Longitude",
+    "Name",
+    "Now",
     "Page",
+    "PageSize",
     "Payload",
+    "Written",
     "audit",
     "check_if_match",
+    "clamp_limit",
+    "created_spec",
     "decode_cursor",
     "encode_cursor",
     "etag",
     "instant_problem",
+    "page",
     "principal_of",
+    "provide_now",
+    "provide_principal",
+    "timezone_problem",
     "utcnow",
+    "written_response",
 ]
 
 BRAND_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -99,6 +124,125 @@ Locale = Annotated[
         examples=["fr-CH"],
     ),
 ]
+
+Label = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=LABEL_MAX, pattern=r"^[^\s].*$", description="A short label"
+    ),
+]
+"""Categories, segments and similar labels: 1-64 characters, not starting with a space."""
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
+"""Names people read (stores, campaigns)."""
+
+Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90, description="WGS84 latitude, degrees")]
+Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180, description="WGS84 longitude, degrees")]
+CountryCode = Annotated[
+    str, msgspec.Meta(pattern="^[A-Z]{2}$", description="ISO 3166-1 alpha-2, for public holidays")
+]
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def timezone_problem(name: str) -> str | None:
+    """Why ``name`` is not an IANA time zone Kairos accepts, or None.
+
+    The one validator for zones in every area (stores, quiet hours, events): names from the
+    IANA database only, so ``ZoneInfo(name)`` can never fail later on a stored value.
+    """
+    if name not in _zones():
+        return f"{name!r} is not an IANA time zone name, e.g. Europe/London"
+    return None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Written(Generic[T]):
+    """What a write returns: the resource and whether it was created (201) or not (200:
+    replaced, or unchanged because the request matched what is stored)."""
+
+    value: T
+    created: bool
+
+
+Clock = Callable[[], datetime]
+"""Where "now" comes from: ``app.state.clock``. Handlers read it once per request through
+the ``now`` dependency and pass it down; nothing below a controller reads the clock."""
+
+
+def provide_now(state: State) -> datetime:
+    """Litestar dependency ``now``: the request's one reading of the application clock."""
+    clock: Clock = getattr(state, "clock", None) or utcnow
+    return clock()
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """Litestar dependency ``principal``: the authenticated caller."""
+    return principal_of(request)
+
+
+Caller = NamedDependency[Principal]
+"""Handler parameter type for the authenticated caller (``principal: Caller``)."""
+
+Now = NamedDependency[datetime]
+"""Handler parameter type for the request's instant (``now: Now``), read once from the clock."""
+
+
+MAX_PAGE = 500
+
+
+def clamp_limit(limit: int) -> int:
+    """Page sizes are 1-500 whatever the client asks for."""
+    return max(1, min(limit, MAX_PAGE))
+
+
+R = TypeVar("R")
+
+
+def page(rows: Sequence[R], limit: int, key: Callable[[R], str]) -> tuple[list[R], str | None]:
+    """Split ``limit + 1`` fetched rows into this page and the cursor of the next one.
+
+    Queries fetch one row more than the page holds: if it comes back, there is a next page,
+    and its cursor is the key of the last row shown.
+    """
+    items = list(rows[:limit])
+    next_cursor = encode_cursor(key(items[-1])) if len(rows) > limit and items else None
+    return items, next_cursor
+
+
+CursorParam = Annotated[
+    str | None,
+    Parameter(description="next_cursor of the previous page", required=False, max_length=512),
+]
+PageSize = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="Page size (1-500)")]
+
+
+def written_response(
+    written: Written[Any], *, version: int | None = None, location: str | None = None
+) -> Response[Any]:
+    """201 (with ``Location``) when created, else 200; ``ETag`` when the resource has one."""
+    headers: dict[str, str] = {}
+    if version is not None:
+        headers["ETag"] = etag(version)
+    if written.created and location is not None:
+        headers["Location"] = location
+    return Response(
+        written.value,
+        status_code=HTTP_201_CREATED if written.created else HTTP_200_OK,
+        headers=headers or None,
+    )
+
+
+def created_spec(model: type, description: str = "Created") -> dict[int, ResponseSpec]:
+    """The OpenAPI entry of a write's 201 answer (its 200 comes from the return type)."""
+    return {HTTP_201_CREATED: ResponseSpec(data_container=model, description=description)}
+
 
 IfMatch = Annotated[
     str | None,

@@ -8,7 +8,8 @@ an embedded PostgreSQL (the ``pgserver`` package, which ships its own binaries) 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -19,10 +20,13 @@ from asyncpg.pool import PoolConnectionProxy
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from app.problems import ConflictProblem, ProblemError, ValidationProblem
+
 if TYPE_CHECKING:
     from app.settings import Settings
 
 __all__ = [
+    "CONSTRAINT_PROBLEMS",
     "EMBEDDED_DATABASE",
     "Conn",
     "DatabaseTarget",
@@ -32,6 +36,7 @@ __all__ = [
     "provide_connection",
     "resolve_database",
     "start_embedded",
+    "transaction",
 ]
 
 log = logging.getLogger("kairos.db")
@@ -178,3 +183,58 @@ async def provide_connection(state: State) -> AsyncGenerator[asyncpg.Connection,
 
 Conn = NamedDependency[asyncpg.Connection]
 """Handler parameter type for the request's connection (``conn: Conn``)."""
+
+
+# --------------------------------------------------------------------------- transactions
+
+ProblemFactory = Callable[[], ProblemError]
+
+CONSTRAINT_PROBLEMS: dict[str, ProblemFactory] = {
+    # Foreign keys a client can break by naming something that does not exist.
+    "purchases_store_id_fkey": lambda: ValidationProblem.single("store_id", "no such store"),
+    "support_cases_store_id_fkey": lambda: ValidationProblem.single("store_id", "no such store"),
+    "campaign_stores_store_id_fkey": lambda: ValidationProblem.single(
+        "store_ids", "names a store that does not exist (any more)"
+    ),
+    "geofences_store_id_fkey": lambda: ProblemError(404, "not-found", "Resource not found"),
+}
+"""Constraint name → the problem a client gets when a write breaks it. Areas add their own
+entries here (one table for the whole schema, next to the transaction helper)."""
+
+
+def _constraint_problem(
+    exc: asyncpg.IntegrityConstraintViolationError, extra: Mapping[str, ProblemFactory]
+) -> Exception:
+    constraint = getattr(exc, "constraint_name", None) or ""
+    factory = extra.get(constraint) or CONSTRAINT_PROBLEMS.get(constraint)
+    if factory is not None:
+        return factory()
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return ConflictProblem(f"already exists ({constraint or 'unique constraint'})")
+    # A check or foreign key nobody mapped is a validation gap (a bug): the 500 handler logs
+    # the exception type and the request id, never the row.
+    return exc
+
+
+@asynccontextmanager
+async def transaction(
+    conn: DbConnection, problems: Mapping[str, ProblemFactory] | None = None
+) -> AsyncIterator[None]:
+    """The one way Kairos writes: a transaction whose integrity errors come out as problems.
+
+    Args:
+        conn: The request's connection; nested use makes a savepoint.
+        problems: Extra constraint-name → problem mappings for this write (the shared ones in
+            :data:`CONSTRAINT_PROBLEMS` always apply).
+
+    Raises:
+        ProblemError: A unique, foreign-key or check violation a client caused.
+    """
+    try:
+        async with conn.transaction():
+            yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        problem = _constraint_problem(exc, problems or {})
+        if problem is exc:
+            raise
+        raise problem from None

@@ -15,6 +15,7 @@ __all__ = [
     "CASE_SUMMARY_MAX",
     "CURSOR_MAX",
     "EVENT_ID_MAX",
+    "FIRST_NAME_MAX",
     "FLAG_VALUE_MAX",
     "ID_MAX",
     "INSTANT_MAX",
@@ -63,6 +64,9 @@ EVENT_ID_MAX = 128
 TEMPLATE_TITLE_MAX = 120
 TEMPLATE_BODY_MAX = 1000
 """Push texts: what the platforms display without truncating, roughly."""
+
+FIRST_NAME_MAX = 100
+"""A customer's first name, for greetings."""
 
 FLAG_VALUE_MAX = 256
 """String values of customer flags."""

@@ -16,21 +16,21 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.types import ControllerRouterHandler
 
+from app.audit.controllers import AuditController
 from app.auth import JWTAuthenticationMiddleware, TokenVerifier, check_every_route_has_a_role
+from app.campaigns.controllers import CampaignController
+from app.common import provide_now, provide_principal, utcnow
 from app.customers import CUSTOMER_CONTROLLERS
 from app.db import create_pool, provide_connection, resolve_database
+from app.decisions.controllers import DECISION_CONTROLLERS
 from app.edge import EdgeGuard, RouteTable
 from app.geoindex import GeofenceIndexSync
 from app.health import HealthController
+from app.invites import INVITE_CONTROLLERS
 from app.migrate import migrate_url
 from app.problems import exception_handlers
 from app.settings import Settings
-from app.stores.controllers import (
-    AuditController,
-    CampaignController,
-    GeofenceController,
-    StoreController,
-)
+from app.stores.controllers import GeofenceController, StoreController
 
 __all__ = ["create_app", "openapi_config", "route_handlers"]
 
@@ -48,6 +48,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         CampaignController,
         AuditController,
         *CUSTOMER_CONTROLLERS,
+        *DECISION_CONTROLLERS,
+        *INVITE_CONTROLLERS,
     ]
 
 
@@ -85,6 +87,21 @@ def openapi_config() -> OpenAPIConfig:
             ),
             Tag(name="me", description="The customer app: my profile, consents and devices"),
             Tag(name="privacy", description="Data-subject requests: export and erasure (admins)"),
+            Tag(
+                name="decisions",
+                description="Why every invite was or wasn't sent: list, explain, replay, "
+                "preview (managers for their stores, admins)",
+            ),
+            Tag(
+                name="policy",
+                description="The decision policy's settings: margins, quiet hours, satiation, "
+                "caps, the long-term weight (admins)",
+            ),
+            Tag(
+                name="receipts",
+                description="Delivery receipts from push gateways and relays "
+                "(Standard Webhooks signatures, no bearer token)",
+            ),
         ],
         use_handler_docstrings=False,
     )
@@ -153,7 +170,11 @@ def create_app(
     config = AppConfig(
         route_handlers=[*route_handlers(), *extra_handlers],
         middleware=[auth_mw],
-        dependencies={"conn": Provide(provide_connection)},
+        dependencies={
+            "conn": Provide(provide_connection),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            "now": Provide(provide_now, sync_to_thread=False),
+        },
         exception_handlers=exception_handlers,
         openapi_config=openapi_config(),
         lifespan=[_lifespan(settings)],
@@ -162,6 +183,7 @@ def create_app(
     )
     app = Litestar.from_config(config)
     app.state.settings = settings
+    app.state.clock = utcnow
     check_every_route_has_a_role(app)
     # Outside routing and exception handling, so every request — routed or not — passes it.
     app.asgi_handler = EdgeGuard(

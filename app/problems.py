@@ -46,6 +46,7 @@ __all__ = [
     "PROBLEM_JSON",
     "ConflictProblem",
     "FieldError",
+    "GoneProblem",
     "NotFoundProblem",
     "PreconditionFailedProblem",
     "Problem",
@@ -164,6 +165,13 @@ class ConflictProblem(ProblemError):
         super().__init__(HTTP_409_CONFLICT, slug, "Conflict with the current state", detail)
 
 
+class GoneProblem(ProblemError):
+    """410: the resource existed and was erased for good (a data-subject request)."""
+
+    def __init__(self, detail: str, slug: str = "gone") -> None:
+        super().__init__(410, slug, "Gone for good", detail)
+
+
 class PreconditionFailedProblem(ProblemError):
     """412: ``If-Match`` names a version that is no longer current."""
 
@@ -180,6 +188,7 @@ _STANDARD: dict[int, tuple[str, str]] = {
     HTTP_404_NOT_FOUND: ("not-found", "Resource not found"),
     HTTP_405_METHOD_NOT_ALLOWED: ("method-not-allowed", "Method not allowed"),
     HTTP_409_CONFLICT: ("conflict", "Conflict with the current state"),
+    410: ("gone", "Gone for good"),
     HTTP_412_PRECONDITION_FAILED: ("precondition-failed", "Precondition failed"),
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: ("payload-too-large", "Request body too large"),
     HTTP_422_UNPROCESSABLE_ENTITY: ("validation-error", "Request validation failed"),
@@ -388,6 +397,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
         403: "The token's role may not use this route",
         404: "No such resource, or not one the caller may see",
         409: "Conflict with the current state",
+        410: "The customer was erased (data-subject request) and cannot come back",
         412: "If-Match names an outdated version",
         413: "Request body too large",
         422: "Validation failed; errors[] names each field",

@@ -52,3 +52,7 @@ CREATE TABLE erased_customers (
 );
 
 ALTER TABLE support_cases ALTER COLUMN customer_id DROP NOT NULL;
+
+-- Public holidays can differ within a country (GB nations, US states, DE Länder, AU states,
+-- CA provinces): the subdivision whose calendar a store follows.
+ALTER TABLE stores ADD COLUMN region text CHECK (region ~ '^[A-Z0-9]{1,3}$');

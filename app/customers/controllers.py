@@ -9,16 +9,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.auth import requires
-from app.common import BRAND_ID_PATTERN, IfMatch, etag, principal_of
+from app.common import BRAND_ID_PATTERN, Caller, IfMatch, Now, etag, written_response
 from app.customers import services
 from app.customers.schemas import (
     ConsentChanges,
@@ -61,12 +61,6 @@ CaseIdParam = Annotated[
 DeviceIdParam = Annotated[UUID, Parameter(description="Device id returned at registration")]
 
 
-def _written(written: services.Written[Any], *, version: int | None = None) -> Response[Any]:
-    headers = {"ETag": etag(version)} if version is not None else None
-    status = HTTP_201_CREATED if written.created else HTTP_200_OK
-    return Response(written.value, status_code=status, headers=headers)
-
-
 def _also(status: int, model: type, description: str) -> dict[int, ResponseSpec]:
     return {status: ResponseSpec(data_container=model, description=description)}
 
@@ -105,21 +99,22 @@ class CustomersController(Controller):
         ),
         responses={
             **_also(201, Customer, "Created"),
-            **problem_responses(400, 401, 403, 412, 422),
+            **problem_responses(400, 401, 403, 410, 412, 413, 422),
         },
     )
     async def upsert_customer(
         self,
-        request: Request[Any, Any, Any],
         conn: Conn,
+        principal: Caller,
+        now: Now,
         customer_id: CustomerIdParam,
         data: JSONBody[CustomerUpsert],
         if_match: IfMatch = None,
     ) -> Response[Customer]:
         written = await services.upsert_customer(
-            conn, principal_of(request), customer_id, data, if_match
+            conn, principal, customer_id, data, now=now, if_match=if_match
         )
-        return _written(written, version=written.value.version)
+        return written_response(written, version=written.value.version)
 
     @get(
         "/{customer_id:str}",
@@ -148,11 +143,12 @@ class CustomersController(Controller):
     )
     async def export_customer(
         self,
-        request: Request[Any, Any, Any],
         conn: Conn,
+        principal: Caller,
+        now: Now,
         customer_id: CustomerIdParam,
     ) -> CustomerExport:
-        return await services.export_customer(conn, principal_of(request), customer_id)
+        return await services.export_customer(conn, principal, customer_id, now=now)
 
     @delete(
         "/{customer_id:str}",
@@ -161,8 +157,10 @@ class CustomersController(Controller):
         tags=["privacy"],
         summary="Erase a customer",
         description=(
-            "Deletes the profile, devices, events, presence, decisions, invites, deliveries "
-            "and support cases. Purchases stay for the brand's accounts with no customer. "
+            "Deletes the profile, devices, events, presence, decisions, invites and support "
+            "cases. Purchases and deliveries stay for the brand's accounts with no customer. "
+            "The customer can never come back: later facts about the id are kept de-linked, "
+            "and profile or device writes for it answer 410. "
             "Earlier audit entries about the customer are de-identified (before/after images "
             "removed; the customer id replaced by a random reference); the erasure's own "
             "audit entry holds only that reference and row counts."
@@ -172,11 +170,12 @@ class CustomersController(Controller):
     )
     async def erase_customer(
         self,
-        request: Request[Any, Any, Any],
         conn: Conn,
+        principal: Caller,
+        now: Now,
         customer_id: CustomerIdParam,
     ) -> ErasureReport:
-        return await services.erase_customer(conn, principal_of(request), customer_id)
+        return await services.erase_customer(conn, principal, customer_id, now=now)
 
 
 class FactsController(Controller):
@@ -204,9 +203,9 @@ class FactsController(Controller):
         },
     )
     async def record_purchase(
-        self, request: Request[Any, Any, Any], conn: Conn, data: JSONBody[PurchaseIn]
+        self, conn: Conn, principal: Caller, now: Now, data: JSONBody[PurchaseIn]
     ) -> Response[Purchase]:
-        return _written(await services.record_purchase(conn, principal_of(request), data))
+        return written_response(await services.record_purchase(conn, principal, data, now=now))
 
     @put(
         "/support-cases/{case_id:str}",
@@ -224,16 +223,17 @@ class FactsController(Controller):
     )
     async def upsert_support_case(
         self,
-        request: Request[Any, Any, Any],
         conn: Conn,
+        principal: Caller,
+        now: Now,
         case_id: CaseIdParam,
         data: JSONBody[SupportCaseIn],
         if_match: IfMatch = None,
     ) -> Response[SupportCase]:
         written = await services.upsert_support_case(
-            conn, principal_of(request), case_id, data, if_match=if_match
+            conn, principal, case_id, data, now=now, if_match=if_match
         )
-        return _written(written, version=written.value.version)
+        return written_response(written, version=written.value.version)
 
     @post(
         "/deliveries",
@@ -252,9 +252,9 @@ class FactsController(Controller):
         },
     )
     async def record_delivery(
-        self, request: Request[Any, Any, Any], conn: Conn, data: JSONBody[DeliveryIn]
+        self, conn: Conn, principal: Caller, now: Now, data: JSONBody[DeliveryIn]
     ) -> Response[Delivery]:
-        return _written(await services.record_delivery(conn, principal_of(request), data))
+        return written_response(await services.record_delivery(conn, principal, data, now=now))
 
 
 class MeController(Controller):
@@ -271,8 +271,8 @@ class MeController(Controller):
         description="Before Kairos has any record of the caller, the defaults (no consents).",
         responses=problem_responses(401, 403, 422),
     )
-    async def get_me(self, request: Request[Any, Any, Any], conn: Conn) -> MyProfile:
-        return await services.get_my_profile(conn, principal_of(request))
+    async def get_me(self, conn: Conn, principal: Caller) -> MyProfile:
+        return await services.get_my_profile(conn, principal)
 
     @patch(
         "/consents",
@@ -282,9 +282,9 @@ class MeController(Controller):
         responses=problem_responses(400, 401, 403, 422),
     )
     async def update_consents(
-        self, request: Request[Any, Any, Any], conn: Conn, data: JSONBody[ConsentChanges]
+        self, conn: Conn, principal: Caller, now: Now, data: JSONBody[ConsentChanges]
     ) -> MyProfile:
-        return await services.update_my_consents(conn, principal_of(request), data)
+        return await services.update_my_consents(conn, principal, data, now=now)
 
     @put(
         "/quiet-hours",
@@ -294,9 +294,9 @@ class MeController(Controller):
         responses=problem_responses(400, 401, 403, 422),
     )
     async def set_quiet_hours(
-        self, request: Request[Any, Any, Any], conn: Conn, data: JSONBody[QuietHours]
+        self, conn: Conn, principal: Caller, now: Now, data: JSONBody[QuietHours]
     ) -> MyProfile:
-        return await services.set_my_quiet_hours(conn, principal_of(request), data)
+        return await services.set_my_quiet_hours(conn, principal, data, now=now)
 
     @delete(
         "/quiet-hours",
@@ -305,8 +305,8 @@ class MeController(Controller):
         status_code=HTTP_200_OK,
         responses=problem_responses(401, 403, 422),
     )
-    async def clear_quiet_hours(self, request: Request[Any, Any, Any], conn: Conn) -> MyProfile:
-        return await services.clear_my_quiet_hours(conn, principal_of(request))
+    async def clear_quiet_hours(self, conn: Conn, principal: Caller, now: Now) -> MyProfile:
+        return await services.clear_my_quiet_hours(conn, principal, now=now)
 
     @post(
         "/devices",
@@ -319,13 +319,13 @@ class MeController(Controller):
         ),
         responses={
             **_also(200, Device, "Refreshed, reactivated or moved to the caller"),
-            **problem_responses(400, 401, 403, 422),
+            **problem_responses(400, 401, 403, 410, 413, 422),
         },
     )
     async def register_device(
-        self, request: Request[Any, Any, Any], conn: Conn, data: JSONBody[DeviceIn]
+        self, conn: Conn, principal: Caller, data: JSONBody[DeviceIn]
     ) -> Response[Device]:
-        return _written(await services.register_device(conn, principal_of(request), data))
+        return written_response(await services.register_device(conn, principal, data))
 
     @get(
         "/devices",
@@ -333,8 +333,8 @@ class MeController(Controller):
         summary="List my push devices (tokens masked)",
         responses=problem_responses(401, 403, 422),
     )
-    async def list_devices(self, request: Request[Any, Any, Any], conn: Conn) -> DeviceList:
-        return DeviceList(items=await services.list_my_devices(conn, principal_of(request)))
+    async def list_devices(self, conn: Conn, principal: Caller) -> DeviceList:
+        return DeviceList(items=await services.list_my_devices(conn, principal))
 
     @delete(
         "/devices/{device_id:uuid}",
@@ -343,7 +343,5 @@ class MeController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         responses=problem_responses(401, 403, 404, 422),
     )
-    async def delete_device(
-        self, request: Request[Any, Any, Any], conn: Conn, device_id: DeviceIdParam
-    ) -> None:
-        await services.delete_my_device(conn, principal_of(request), device_id)
+    async def delete_device(self, conn: Conn, principal: Caller, device_id: DeviceIdParam) -> None:
+        await services.delete_my_device(conn, principal, device_id)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 __all__ = [
     "AUDIT_ABOUT_SUBJECT",
+    "CUSTOMER_ERASED",
     "CUSTOMER_INSERT",
     "CUSTOMER_INSERT_DEFAULTS",
     "CUSTOMER_LOCK",
     "CUSTOMER_SELECT",
     "CUSTOMER_UPDATE",
+    "DELIVERIES_OF",
     "DELIVERY_INSERT",
     "DELIVERY_LOCK",
     "DELIVERY_UPDATE",
@@ -23,6 +25,7 @@ __all__ = [
     "DEVICE_UPSERT",
     "ERASE_AUDIT_SCRUB",
     "ERASE_DELETES",
+    "ERASE_DELIVERIES_DELINK",
     "ERASE_PURCHASES_DELINK",
     "EXPORT_ROWS",
     "PURCHASES_OF",
@@ -30,22 +33,26 @@ __all__ = [
     "PURCHASE_INSERT",
     "PURCHASE_SELECT",
     "SUBJECT_AUDIT_FILTER",
+    "SUBJECT_CASE_IDS",
+    "SUBJECT_DEVICE_IDS",
+    "SUPPORT_CASES_OF",
     "SUPPORT_CASE_INSERT",
     "SUPPORT_CASE_LOCK",
     "SUPPORT_CASE_UPDATE",
+    "TOMBSTONE_INSERT",
 ]
 
 # Customers ------------------------------------------------------------------------------
-_CUSTOMER_COLUMNS = """id, locale, consent_location, consent_marketing, consents_updated_at,
-    quiet_hours, segments, flags, version, created_at, updated_at"""
+_CUSTOMER_COLUMNS = """id, locale, first_name, consent_location, consent_marketing,
+    consents_updated_at, quiet_hours, segments, flags, version, created_at, updated_at"""
 
 CUSTOMER_SELECT = f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = $1"
 CUSTOMER_LOCK = f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = $1 FOR UPDATE"
 
 CUSTOMER_INSERT = f"""
 INSERT INTO customers (id, locale, consent_location, consent_marketing, consents_updated_at,
-                       quiet_hours, segments, flags)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                       quiet_hours, segments, flags, first_name)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO NOTHING
 RETURNING {_CUSTOMER_COLUMNS}
 """
@@ -60,9 +67,17 @@ RETURNING {_CUSTOMER_COLUMNS}
 CUSTOMER_UPDATE = f"""
 UPDATE customers
    SET locale = $2, consent_location = $3, consent_marketing = $4, consents_updated_at = $5,
-       quiet_hours = $6, segments = $7, flags = $8, version = version + 1, updated_at = now()
+       quiet_hours = $6, segments = $7, flags = $8, first_name = $9, version = version + 1,
+       updated_at = now()
  WHERE id = $1
 RETURNING {_CUSTOMER_COLUMNS}
+"""
+
+# Erasure tombstones: a digest of each erased id (never the id itself).
+CUSTOMER_ERASED = "SELECT EXISTS (SELECT 1 FROM erased_customers WHERE id_digest = $1)"
+TOMBSTONE_INSERT = """
+INSERT INTO erased_customers (id_digest, erased_at) VALUES ($1, $2)
+ON CONFLICT (id_digest) DO NOTHING
 """
 
 # Devices --------------------------------------------------------------------------------
@@ -120,9 +135,12 @@ _CASE_COLUMNS = """id, customer_id, kind, store_id, opened_at, closed_at, summar
 
 SUPPORT_CASE_LOCK = f"SELECT {_CASE_COLUMNS} FROM support_cases WHERE id = $1 FOR UPDATE"
 
+# Insert-first: two concurrent first PUTs of a case serialise on its key; the loser gets
+# no row and goes on as for an existing case.
 SUPPORT_CASE_INSERT = f"""
 INSERT INTO support_cases (id, customer_id, kind, store_id, opened_at, closed_at, summary)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO NOTHING
 RETURNING {_CASE_COLUMNS}
 """
 
@@ -142,6 +160,7 @@ DELIVERY_LOCK = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE order_id = $1
 DELIVERY_INSERT = f"""
 INSERT INTO deliveries (order_id, customer_id, promised_at, delivered_at)
 VALUES ($1, $2, $3, $4)
+ON CONFLICT (order_id) DO NOTHING
 RETURNING {_DELIVERY_COLUMNS}
 """
 
@@ -188,12 +207,22 @@ ERASE_DELETES: dict[str, str] = {
     "presence": "DELETE FROM presence WHERE customer_id = $1",
     "events": "DELETE FROM events WHERE customer_id = $1",
     "devices": "DELETE FROM devices WHERE customer_id = $1",
-    "deliveries": "DELETE FROM deliveries WHERE customer_id = $1",
     "support_cases": "DELETE FROM support_cases WHERE customer_id = $1",
     "customers": "DELETE FROM customers WHERE id = $1",
 }
 
+# Orders and their deliveries stay for the brand's accounts, without the customer.
 ERASE_PURCHASES_DELINK = "UPDATE purchases SET customer_id = NULL WHERE customer_id = $1"
+ERASE_DELIVERIES_DELINK = "UPDATE deliveries SET customer_id = NULL WHERE customer_id = $1"
+
+DELIVERIES_OF = f"""
+SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE customer_id = $1 ORDER BY promised_at
+"""
+SUPPORT_CASES_OF = f"""
+SELECT {_CASE_COLUMNS} FROM support_cases WHERE customer_id = $1 ORDER BY opened_at
+"""
+SUBJECT_DEVICE_IDS = "SELECT id::text AS id FROM devices WHERE customer_id = $1"
+SUBJECT_CASE_IDS = "SELECT id FROM support_cases WHERE customer_id = $1"
 
 # De-identify, don't delete: the trail of who changed what, when, stays; whose it was goes.
 # $4 is the erasure's random reference. Staff and system actors keep their names.

@@ -14,6 +14,16 @@ from uuid import UUID
 import msgspec
 
 from app.common import BrandId, Instant, Locale, Payload
+from app.limits import (
+    APP_VERSION_MAX,
+    CASE_SUMMARY_MAX,
+    FIRST_NAME_MAX,
+    FLAG_VALUE_MAX,
+    ID_MAX,
+    LABEL_MAX,
+    PUSH_TOKEN_MAX,
+    TIMEZONE_MAX,
+)
 
 __all__ = [
     "Channel",
@@ -47,7 +57,7 @@ ZoneName = Annotated[
     str,
     msgspec.Meta(
         min_length=1,
-        max_length=64,
+        max_length=TIMEZONE_MAX,
         description="IANA time zone; omitted = the zone of the store in question",
         examples=["Europe/Zurich"],
     ),
@@ -60,10 +70,20 @@ Segment = Annotated[
         examples=["high_value", "life_stage:new_parent"],
     ),
 ]
+FirstName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=FIRST_NAME_MAX,
+        pattern=r"^\S(.*\S)?$",
+        description="How invites greet the customer ({first_name}); no surrounding spaces",
+        examples=["Ana"],
+    ),
+]
 FlagName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,63}$")]
-FlagValue = bool | int | Annotated[str, msgspec.Meta(max_length=256)]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["coffee"])]
-Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+FlagValue = bool | int | Annotated[str, msgspec.Meta(max_length=FLAG_VALUE_MAX)]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=LABEL_MAX, examples=["coffee"])]
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX)]
 CurrencyCode = Annotated[
     str,
     msgspec.Meta(pattern=r"^[A-Z]{3}$", description="Active ISO 4217 code", examples=["EUR"]),
@@ -107,9 +127,12 @@ class CustomerUpsert(msgspec.Struct, kw_only=True, frozen=True):
     Omitted ``locale``, ``segments`` and ``flags`` take their defaults. Omitted ``consents``
     and ``quiet_hours`` keep their current values (a new customer: no consents, no quiet
     hours), because customers set those in the app; ``"quiet_hours": null`` clears them.
+    Omitted ``first_name`` keeps the current one too (``null`` clears it); invites greet by
+    first name when one is known.
     """
 
     locale: Locale = "en"
+    first_name: FirstName | msgspec.UnsetType | None = msgspec.UNSET
     consents: Consents | msgspec.UnsetType = msgspec.UNSET
     quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
     segments: Annotated[list[Segment], msgspec.Meta(max_length=50)] = msgspec.field(
@@ -125,6 +148,7 @@ class Customer(msgspec.Struct, kw_only=True, frozen=True):
 
     id: str
     locale: str
+    first_name: str | None = None
     consents: Consents
     consents_updated_at: datetime | None
     quiet_hours: QuietHours | None
@@ -145,6 +169,7 @@ class MyProfile(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     registered: bool
     locale: str
+    first_name: str | None
     consents: Consents
     consents_updated_at: datetime | None
     quiet_hours: QuietHours | None
@@ -167,8 +192,10 @@ class DeviceIn(msgspec.Struct, kw_only=True, frozen=True):
     """
 
     platform: Platform
-    token: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
-    app_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=PUSH_TOKEN_MAX)]
+    app_version: Annotated[str, msgspec.Meta(min_length=1, max_length=APP_VERSION_MAX)] | None = (
+        None
+    )
 
 
 class Device(msgspec.Struct, kw_only=True, frozen=True):
@@ -244,12 +271,15 @@ class SupportCaseIn(Payload, kw_only=True, frozen=True):
     opened_at: Instant
     closed_at: Instant | None = None
     store_id: BrandId | None = None
-    summary: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    summary: Annotated[str, msgspec.Meta(max_length=CASE_SUMMARY_MAX)] | None = None
 
 
 class SupportCase(msgspec.Struct, kw_only=True, frozen=True):
+    """A support case. ``customer_id`` (and ``summary``) are null for a case kept de-linked
+    because its customer was erased."""
+
     id: str
-    customer_id: str
+    customer_id: str | None
     kind: str
     store_id: str | None
     opened_at: datetime
@@ -318,6 +348,7 @@ class ErasureReport(msgspec.Struct, kw_only=True, frozen=True):
         reference: Random reference of this erasure; the audit log knows it, not the customer id.
         removed: Rows deleted per table.
         purchases_delinked: Purchases kept for the accounts, now without a customer.
+        deliveries_delinked: Deliveries of those orders, likewise.
         audit_entries_deidentified: Earlier audit entries about the customer, scrubbed.
     """
 
@@ -325,4 +356,5 @@ class ErasureReport(msgspec.Struct, kw_only=True, frozen=True):
     erased_at: datetime
     removed: dict[str, int]
     purchases_delinked: int
+    deliveries_delinked: int
     audit_entries_deidentified: int

@@ -14,7 +14,8 @@ This is how store data leaves OSM and GIS tools. Each feature is one store:
 Every feature is validated first and all problems are reported together, by feature index.
 A file with any problem imports nothing unless ``skip_invalid`` is set. Writes are upserts
 that leave identical rows untouched (no new version, no audit entry), so re-importing the
-same file changes nothing. All writes happen in one transaction.
+same file changes nothing. All writes happen in one transaction, through the same upserts and
+audit images as ``PUT /v1/stores/{id}`` and its geofences (:mod:`app.stores.queries`).
 """
 
 from __future__ import annotations
@@ -29,15 +30,31 @@ import shapely
 
 from app.auth import Principal
 from app.common import BRAND_ID_PATTERN
-from app.db import DbConnection
+from app.db import DbConnection, transaction
 from app.problems import FieldError, field_from_message
+from app.stores.queries import GEOFENCE_OWNERS, GEOFENCE_UPSERT, STORE_UPSERT
 from app.stores.schemas import GeofenceIn, StoreIn
-from app.stores.services import GeofenceRecord, StoreRecord, validate_geofence, validate_store
+from app.stores.services import geofence_json, store_json
+from app.stores.validation import (
+    GeofenceRecord,
+    StoreRecord,
+    validate_geofence,
+    validate_store,
+)
 from geo.shapes import parse_geojson
 
 __all__ = ["ImportReport", "ImportedStore", "import_stores", "parse_features"]
 
-_STORE_KEYS = ("name", "lat", "lng", "timezone", "country", "opening_hours", "categories")
+_STORE_KEYS = (
+    "name",
+    "lat",
+    "lng",
+    "timezone",
+    "country",
+    "region",
+    "opening_hours",
+    "categories",
+)
 _GEOFENCE_KEYS = ("geofence_id", "dwell_seconds", "enabled", "radius_m")
 _RESERVED = {"id", *_STORE_KEYS, *_GEOFENCE_KEYS, "attributes"}
 
@@ -220,72 +237,6 @@ def parse_features(
     return valid, errors, len(features)
 
 
-_UPSERT_STORES = """
-WITH old AS (
-    SELECT s.* FROM stores s JOIN _import_stores i ON i.id = s.id
-), up AS (
-    INSERT INTO stores AS s (id, name, lat, lng, timezone, country, opening_hours, categories,
-                             attributes)
-    SELECT id, name, lat, lng, timezone, country, opening_hours, categories, attributes::jsonb
-    FROM _import_stores
-    ON CONFLICT (id) DO UPDATE SET
-        name = EXCLUDED.name, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
-        timezone = EXCLUDED.timezone, country = EXCLUDED.country,
-        opening_hours = EXCLUDED.opening_hours, categories = EXCLUDED.categories,
-        attributes = EXCLUDED.attributes, version = s.version + 1, updated_at = now()
-    WHERE (s.name, s.lat, s.lng, s.timezone, s.country, s.opening_hours, s.categories,
-           s.attributes)
-          IS DISTINCT FROM
-          (EXCLUDED.name, EXCLUDED.lat, EXCLUDED.lng, EXCLUDED.timezone, EXCLUDED.country,
-           EXCLUDED.opening_hours, EXCLUDED.categories, EXCLUDED.attributes)
-    RETURNING s.*
-), audited AS (
-    INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
-                           store_ids, before, after)
-    SELECT $1, $2, 'import', 'store', up.id, ARRAY[up.id::text],
-           to_jsonb(old) - 'id' - 'version' - 'created_at' - 'updated_at',
-           to_jsonb(up) - 'id' - 'version' - 'created_at' - 'updated_at'
-    FROM up LEFT JOIN old ON old.id = up.id
-)
-SELECT count(*) FILTER (WHERE old.id IS NULL) AS created,
-       count(*) FILTER (WHERE old.id IS NOT NULL) AS updated
-FROM up LEFT JOIN old ON old.id = up.id
-"""
-
-_UPSERT_GEOFENCES = """
-WITH old AS (
-    SELECT g.* FROM geofences g JOIN _import_geofences i ON i.id = g.id
-), up AS (
-    INSERT INTO geofences AS g (id, store_id, geometry, center_lat, center_lng, radius_m,
-                                dwell_seconds, enabled)
-    SELECT id, store_id, geometry::jsonb, center_lat, center_lng, radius_m, dwell_seconds,
-           enabled
-    FROM _import_geofences
-    ON CONFLICT (id) DO UPDATE SET
-        geometry = EXCLUDED.geometry, center_lat = EXCLUDED.center_lat,
-        center_lng = EXCLUDED.center_lng, radius_m = EXCLUDED.radius_m,
-        dwell_seconds = EXCLUDED.dwell_seconds, enabled = EXCLUDED.enabled,
-        version = g.version + 1, updated_at = now()
-    WHERE g.store_id = EXCLUDED.store_id
-      AND (g.geometry, g.center_lat, g.center_lng, g.radius_m, g.dwell_seconds, g.enabled)
-          IS DISTINCT FROM
-          (EXCLUDED.geometry, EXCLUDED.center_lat, EXCLUDED.center_lng, EXCLUDED.radius_m,
-           EXCLUDED.dwell_seconds, EXCLUDED.enabled)
-    RETURNING g.*
-), audited AS (
-    INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
-                           store_ids, before, after)
-    SELECT $1, $2, 'import', 'geofence', up.id, ARRAY[up.store_id::text],
-           to_jsonb(old) - 'id' - 'store_id' - 'version' - 'created_at' - 'updated_at',
-           to_jsonb(up) - 'id' - 'store_id' - 'version' - 'created_at' - 'updated_at'
-    FROM up LEFT JOIN old ON old.id = up.id
-)
-SELECT count(*) FILTER (WHERE old.id IS NULL) AS created,
-       count(*) FILTER (WHERE old.id IS NOT NULL) AS updated
-FROM up LEFT JOIN old ON old.id = up.id
-"""
-
-
 async def import_stores(
     conn: DbConnection,
     document: bytes,
@@ -298,14 +249,11 @@ async def import_stores(
     started = time.perf_counter()
     valid, errors, count = parse_features(document)
     report = ImportReport(features=count, valid=len(valid), errors=errors)
-    async with conn.transaction():
+    async with transaction(conn):
         # A geofence id may already belong to another store: that feature is invalid too.
         owners = {
             r["id"]: r["store_id"]
-            for r in await conn.fetch(
-                "SELECT id, store_id FROM geofences WHERE id = ANY($1)",
-                [v.geofence_id for v in valid],
-            )
+            for r in await conn.fetch(GEOFENCE_OWNERS, [v.geofence_id for v in valid])
         }
         clashes = {v.index for v in valid if owners.get(v.geofence_id, v.store_id) != v.store_id}
         for item in valid:
@@ -319,60 +267,26 @@ async def import_stores(
         if (report.errors and not skip_invalid) or dry_run or not valid:
             report.seconds = time.perf_counter() - started
             return report
-        encode = msgspec.json.encode
-        await conn.execute(
-            """
-            CREATE TEMP TABLE _import_stores (
-                id text, name text, lat float8, lng float8, timezone text, country text,
-                opening_hours text, categories text[], attributes text
-            ) ON COMMIT DROP;
-            CREATE TEMP TABLE _import_geofences (
-                id text, store_id text, geometry text, center_lat float8, center_lng float8,
-                radius_m float8, dwell_seconds int, enabled bool
-            ) ON COMMIT DROP;
-            """
+        stores = await conn.fetch(
+            STORE_UPSERT,
+            store_json([(v.store_id, v.store) for v in valid]),
+            actor.sub,
+            actor.role,
+            "import",
+            None,
         )
-        await conn.copy_records_to_table(
-            "_import_stores",
-            records=[
-                (
-                    v.store_id,
-                    v.store.name,
-                    v.store.lat,
-                    v.store.lng,
-                    v.store.timezone,
-                    v.store.country,
-                    v.store.opening_hours,
-                    v.store.categories,
-                    encode(v.store.attributes).decode(),
-                )
-                for v in valid
-            ],
+        fences = await conn.fetch(
+            GEOFENCE_UPSERT,
+            geofence_json([(v.geofence_id, v.store_id, v.geofence) for v in valid]),
+            actor.sub,
+            actor.role,
+            "import",
+            None,
         )
-        await conn.copy_records_to_table(
-            "_import_geofences",
-            records=[
-                (
-                    v.geofence_id,
-                    v.store_id,
-                    encode(v.geofence.geometry).decode()
-                    if v.geofence.geometry is not None
-                    else None,
-                    v.geofence.center_lat,
-                    v.geofence.center_lng,
-                    v.geofence.radius_m,
-                    v.geofence.dwell_seconds,
-                    v.geofence.enabled,
-                )
-                for v in valid
-            ],
-        )
-        stores = await conn.fetchrow(_UPSERT_STORES, actor.sub, actor.role)
-        fences = await conn.fetchrow(_UPSERT_GEOFENCES, actor.sub, actor.role)
-        assert stores is not None
-        assert fences is not None
-        report.stores_created, report.stores_updated = stores["created"], stores["updated"]
-        report.geofences_created, report.geofences_updated = fences["created"], fences["updated"]
+        report.stores_created = sum(1 for r in stores if r["inserted"])
+        report.stores_updated = len(stores) - report.stores_created
+        report.geofences_created = sum(1 for r in fences if r["inserted"])
+        report.geofences_updated = len(fences) - report.geofences_created
         report.imported = True
     report.seconds = time.perf_counter() - started
     return report

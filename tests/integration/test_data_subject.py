@@ -84,7 +84,7 @@ async def seed(client: Client, auth: TokenFactory, db: asyncpg.Connection, who: 
     decision_id = await db.fetchval(
         """INSERT INTO decisions (customer_id, event_id, store_id, decided_at, outcome, reasons,
                                   explanation, policy_version)
-           VALUES ($1, $2, 's1', $3, 'invite', $4, $5, 'test') RETURNING id""",
+           VALUES ($1, $2, 's1', $3, 'send', $4, $5, 'test') RETURNING id""",
         who,
         event_id,
         NOW - dt.timedelta(minutes=5),
@@ -185,11 +185,11 @@ async def test_erasure_leaves_nothing_identifying(
         "presence": 1,
         "events": 1,
         "devices": 1,
-        "deliveries": 1,
         "support_cases": 1,
         "customers": 1,
     }
     assert report["purchases_delinked"] == 1
+    assert report["deliveries_delinked"] == 1
     assert report["audit_entries_deidentified"] >= 7
 
     for needle in (SUBJECT, TOKEN, MASKED, SUMMARY, EVENT_KEY, "cust-7f3a"):
@@ -242,6 +242,66 @@ async def test_replayed_purchase_after_erasure_does_not_bring_the_customer_back(
     assert response.status_code == 200
     assert response.json()["customer_id"] is None
     assert await db.fetchval("SELECT count(*) FROM customers WHERE id = $1", SUBJECT) == 0
+
+
+async def test_erasure_sticks_whatever_is_replayed_or_sent_later(
+    world: None, client: Client, auth: TokenFactory, db: asyncpg.Connection
+) -> None:
+    """An erased customer never comes back: replayed and new facts are kept de-linked, and
+    profile or device writes for the id answer 410."""
+    integration = auth("integration")
+    assert (await client.delete(f"/v1/customers/{SUBJECT}", headers=auth("admin"))).is_success
+    delivery = {
+        "order_id": f"o-{SUBJECT[-4:]}",
+        "customer_id": SUBJECT,
+        "promised_at": iso(NOW - dt.timedelta(days=1)),
+    }
+    case = {
+        "customer_id": SUBJECT,
+        "kind": "complaint",
+        "opened_at": iso(NOW - dt.timedelta(hours=5)),
+        "summary": SUMMARY,
+    }
+    new_order = {
+        "order_id": "o-after-erasure",
+        "customer_id": SUBJECT,
+        "channel": "online",
+        "occurred_at": iso(NOW - dt.timedelta(hours=1)),
+        "currency": "CHF",
+        "total": "9.90",
+    }
+    for _ in range(2):  # the first answer, then its replay: both leave no trace of the id
+        replayed = await client.post("/v1/deliveries", json=delivery, headers=integration)
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json()["customer_id"] is None
+        put_case = await client.put(
+            f"/v1/support-cases/case-{SUBJECT[-4:]}", json=case, headers=integration
+        )
+        assert put_case.status_code in (200, 201), put_case.text
+        assert put_case.json()["customer_id"] is None
+        assert put_case.json()["summary"] is None
+        order = await client.post("/v1/purchases", json=new_order, headers=integration)
+        assert order.status_code in (200, 201), order.text
+        assert order.json()["customer_id"] is None
+
+    profile = await client.put(
+        f"/v1/customers/{SUBJECT}", json={"locale": "en"}, headers=integration
+    )
+    assert profile.status_code == 410
+    assert profile.json()["type"] == "urn:kairos:problem:customer-erased"
+    me = auth("customer", sub=SUBJECT)
+    device = await client.post(
+        "/v1/me/devices", json={"platform": "fcm", "token": "x" * 40}, headers=me
+    )
+    assert device.status_code == 410
+    consent = await client.patch("/v1/me/consents", json={"marketing": True}, headers=me)
+    assert consent.status_code == 410
+
+    assert await db.fetchval("SELECT count(*) FROM customers WHERE id = $1", SUBJECT) == 0
+    for needle in (SUBJECT, SUMMARY):
+        assert await find_everywhere(db, needle) == [], needle
+    # The tombstone holds a digest, never the id.
+    assert await db.fetchval("SELECT count(*) FROM erased_customers") == 1
 
 
 async def test_only_admins(world: None, client: Client, auth: TokenFactory) -> None:

@@ -59,7 +59,7 @@ def test_templates_render_known_placeholders(literal: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("{first_name}", "unknown placeholder"),
+        ("{nickname}", "unknown placeholder"),
         ("{store_name!r}", "no format"),
         ("{store_name:>5}", "no format"),
         ("{", "malformed"),
