@@ -104,7 +104,8 @@ def start_embedded(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
         if live is None or not live.is_running():
             server.ensure_postgres_running()
     admin_url: str = server.get_uri()
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    # ``database`` is our own constant (EMBEDDED_DATABASE), never client input.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "1 row" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     url: str = server.get_uri(database)

@@ -13,18 +13,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import TokenFactory
+from tests.factories import iso, now, order
 
 Client = AsyncTestClient[Litestar]
 PROBLEM = "application/problem+json"
 TOKEN = "fcm-token-AAAA-0123456789-secret-ZZZZ"
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def iso(value: dt.datetime) -> str:
-    return value.isoformat()
 
 
 @pytest.fixture
@@ -34,21 +27,6 @@ async def store(db: asyncpg.Connection) -> str:
            VALUES ('s1', 'Bahnhofstrasse', 47.37, 8.54, 'Europe/Zurich')"""
     )
     return "s1"
-
-
-def order(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "order_id": "o-1",
-        "customer_id": "c1",
-        "channel": "store",
-        "store_id": "s1",
-        "occurred_at": iso(now() - dt.timedelta(hours=1)),
-        "currency": "EUR",
-        "total": "12.50",
-        "items": [{"sku": "NES-1", "category": "coffee", "quantity": 2, "unit_price": "6.25"}],
-    }
-    body.update(changes)
-    return body
 
 
 def fields(response: Any) -> list[str]:

@@ -131,7 +131,7 @@ async def find_everywhere(db: asyncpg.Connection, needle: str) -> list[str]:
     hits = []
     for row in columns:
         table, column = row["table_name"], row["column_name"]
-        query = f'SELECT count(*) FROM "{table}" WHERE strpos("{column}"::text, $1) > 0'
+        query = f'SELECT count(*) FROM "{table}" WHERE strpos("{column}"::text, $1) > 0'  # noqa: S608
         if await db.fetchval(query, needle):
             hits.append(f"{table}.{column}")
     return hits

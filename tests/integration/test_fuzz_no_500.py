@@ -17,8 +17,7 @@ from litestar.testing import TestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import TokenFactory
-from tests.integration.test_customers_api import order
-from tests.integration.test_store_api import campaign_body, circle_fence, square_fence, store_body
+from tests.factories import campaign_body, circle_fence, order, square_fence, store_body
 
 json_values = st.recursive(
     st.none()

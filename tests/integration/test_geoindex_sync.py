@@ -15,7 +15,7 @@ from app.geoindex import GeofenceIndexSync
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import TokenFactory
-from tests.integration.test_store_api import LONDON, circle_fence, store_body
+from tests.factories import LONDON, circle_fence, store_body
 
 Client = AsyncTestClient[Litestar]
 

@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import TokenFactory
-from tests.integration.test_store_api import campaign_body, circle_fence, store_body
+from tests.factories import campaign_body, circle_fence, store_body
 
 Client = AsyncTestClient[Litestar]
 

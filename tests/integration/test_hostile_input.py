@@ -1,0 +1,343 @@
+"""Classes of hostile and sloppy input, sent to every route of the route table.
+
+The table is read from the application itself, so a route added tomorrow is covered without
+editing this file. For each class the answer must be a 4xx problem document (never a 500)
+and the database must be exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.auth import route_roles
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import TEST_SECRET, TokenFactory
+from tests.factories import campaign_body, circle_fence, order, store_body
+
+Client = AsyncTestClient[Litestar]
+
+_PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_ROLE_ORDER = ("admin", "integration", "customer", "manager")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    roles: frozenset[str] | None  # None: public (or signature-authenticated)
+
+    @property
+    def role(self) -> str:
+        roles = self.roles or frozenset({"admin"})
+        return next(r for r in _ROLE_ORDER if r in roles)
+
+    def path(self, **override: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            name, kind = match.group(1), match.group(2)
+            if name in override:
+                return override[name]
+            return str(uuid.UUID(int=7)) if kind == "uuid" else f"{name.split('_')[0]}-1"
+
+        return _PARAM.sub(value, self.template)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+def _route_table() -> list[Route]:
+    app = create_app(Settings.from_env({"KAIROS_JWT_SECRET": TEST_SECRET}))
+    routes = []
+    for route in app.routes:
+        if route.path.startswith("/schema"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in sorted(handler.http_methods):
+                if method == "OPTIONS":
+                    continue
+                routes.append(Route(method, route.path, route_roles(handler)))
+    return sorted(routes, key=str)
+
+
+ROUTES = _route_table()
+BODY_ROUTES = [r for r in ROUTES if r.method in _BODY_METHODS]
+TEMPLATES = sorted({r.template for r in ROUTES})
+
+
+def test_the_route_table_is_not_empty() -> None:
+    # If the table were empty every parametrised test below would vanish silently.
+    assert len(ROUTES) >= 20
+    assert any(r.template.startswith("/v1/stores") for r in ROUTES)
+
+
+@pytest.fixture
+async def world(client: Client, auth: TokenFactory) -> None:
+    """A store, a geofence, a campaign, a customer with a purchase: ids the paths name."""
+    admin = auth("admin")
+    for path, body in (
+        ("/v1/stores/store-1", store_body()),
+        ("/v1/stores/store-1/geofences/geofence-1", circle_fence()),
+        ("/v1/campaigns/campaign-1", campaign_body(["store-1"])),
+        ("/v1/customers/customer-1", {"locale": "en"}),
+    ):
+        response = await client.put(path, json=body, headers=admin)
+        assert response.status_code == 201, (path, response.text)
+    purchase = order(order_id="order-1", customer_id="customer-1", store_id="store-1")
+    assert (await client.post("/v1/purchases", json=purchase, headers=admin)).is_success
+
+
+async def _snapshot(db: asyncpg.Connection) -> dict[str, str]:
+    """Every table's content, as a digest (schema_migrations aside)."""
+    tables = [
+        r["t"]
+        for r in await db.fetch(
+            "SELECT quote_ident(tablename) AS t FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1"
+        )
+    ]
+    digests = {}
+    for table in tables:
+        digests[table] = await db.fetchval(
+            f"SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"  # noqa: S608
+        )
+    return digests
+
+
+def _headers(route: Route, auth: TokenFactory) -> dict[str, str]:
+    return {**auth(route.role, sub="customer-1", stores=["store-1"])}
+
+
+def _assert_problem(response: Any, where: str, statuses: set[int]) -> dict[str, Any]:
+    assert response.status_code in statuses, (where, response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json"), where
+    body = response.json()
+    assert body["type"].startswith("urn:kairos:problem:"), where
+    assert body["status"] == response.status_code, where
+    return body
+
+
+@pytest.fixture
+async def unchanged(world: None, db: asyncpg.Connection) -> AsyncIterator[None]:
+    before = await _snapshot(db)
+    yield
+    assert await _snapshot(db) == before, "a rejected request changed the database"
+
+
+HOSTILE_BODIES: dict[str, tuple[bytes, set[int], str | None]] = {
+    # name: (raw body, acceptable statuses, the field the 422 must name)
+    "invalid UTF-8": (b'{"name": "caf\xe9 \xff"}', {400}, None),
+    "NUL in a value": (b'{"name": "a\\u0000b", "lat": 1}', {422}, "name"),
+    "NUL in a key": (b'{"attributes": {"a\\u0000": 1}}', {422}, None),
+    "lone surrogate": (b'{"name": "\\ud800x"}', {422}, "name"),
+    "1,000-deep JSON": (b'{"attributes": ' + b"[" * 1000 + b"]" * 1000 + b"}", {422}, None),
+    "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {413, 422}, None),
+    "309-digit integer": (b'{"lat": 1' + b"0" * 308 + b"}", {422}, "lat"),
+    "integer beyond bigint": (b'{"limit": 9223372036854775808}', {422}, "limit"),
+    "float beyond double": (b'{"lng": 1e400}', {422}, "lng"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_BODIES))
+async def test_hostile_bodies_get_a_problem_and_change_nothing(
+    unchanged: None, client: Client, auth: TokenFactory, kind: str
+) -> None:
+    raw, statuses, field = HOSTILE_BODIES[kind]
+    for route in BODY_ROUTES:
+        response = await client.request(
+            route.method,
+            route.path(),
+            content=raw,
+            headers={**_headers(route, auth), "content-type": "application/json"},
+        )
+        body = _assert_problem(response, f"{route} {kind}", statuses)
+        if response.status_code == 400:
+            assert body["type"] == "urn:kairos:problem:malformed-json", (route, body)
+        if response.status_code == 422:
+            assert body["errors"], (route, body)
+            if field is not None:
+                assert body["errors"][0]["field"] == field, (route, body)
+            # The offending character is named, never echoed.
+            assert "\x00" not in response.text
+            assert "\x00" not in body["errors"][0]["field"]
+
+
+async def test_nul_and_bad_bytes_in_queries_and_paths_are_a_400(
+    unchanged: None, client: Client, auth: TokenFactory
+) -> None:
+    for route in ROUTES:
+        headers = _headers(route, auth)
+        for query in ("cursor=%00", "limit=1&store_id=a%00b", "x=%ff%fe", "%00=1"):
+            response = await client.request(
+                route.method, f"{route.path()}?{query}", headers=headers
+            )
+            _assert_problem(response, f"{route} ?{query}", {400})
+        params = _PARAM.findall(route.template)
+        for bad in ("a%00b", "%ff%fe"):
+            for name, _ in params:
+                response = await client.request(
+                    route.method, route.path(**{name: bad}), headers=headers
+                )
+                _assert_problem(response, f"{route} {name}={bad}", {400})
+
+
+async def test_options_answers_with_the_complete_allow(auth: TokenFactory) -> None:
+    import httpx
+
+    # OPTIONS and 405 are answered at the edge: no database needed (no lifespan run).
+    app = create_app(Settings.from_env({"KAIROS_JWT_SECRET": TEST_SECRET}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for template in TEMPLATES:
+            route = next(r for r in ROUTES if r.template == template)
+            expected = {r.method for r in ROUTES if r.template == template} | {"OPTIONS"}
+            for headers in ({}, _headers(route, auth)):
+                response = await client.options(route.path(), headers=headers)
+                assert response.status_code == 204, (template, response.text)
+                assert set(response.headers["allow"].split(", ")) == expected, template
+                assert not response.content
+            for method in sorted({"PATCH", "PUT", "DELETE", "POST", "GET", "HEAD"} - expected):
+                response = await client.request(method, route.path(), headers=_headers(route, auth))
+                assert response.status_code == 405, (method, template, response.text)
+                assert set(response.headers["allow"].split(", ")) == expected
+                if method != "HEAD":  # a HEAD answer has no body
+                    _assert_problem(response, f"{method} {template}", {405})
+
+
+def _forged_claims() -> Iterator[dict[str, Any]]:
+    yield {"sub": "a\x00b", "role": "admin"}
+    yield {"sub": "x" * 5000, "role": "admin"}
+    yield {"sub": "m", "role": "manager", "stores": ["store-1\x00"]}
+    yield {"sub": "m", "role": "manager", "stores": ["../../etc"]}
+    yield {"sub": "\ud800", "role": "customer"}
+
+
+async def test_tokens_with_unstorable_claims_are_a_401(unchanged: None, client: Client) -> None:
+    import time
+
+    import jwt
+
+    tokens = []
+    for claims in _forged_claims():
+        try:
+            tokens.append(
+                jwt.encode({**claims, "exp": int(time.time()) + 600}, TEST_SECRET, "HS256")
+            )
+        except (TypeError, ValueError, UnicodeEncodeError):
+            continue  # the JWT library itself cannot encode a lone surrogate
+    assert len(tokens) >= 4
+    for route in (r for r in ROUTES if r.roles):
+        for token in tokens:
+            response = await client.request(
+                route.method, route.path(), headers={"Authorization": f"Bearer {token}"}
+            )
+            _assert_problem(response, f"{route} {token[:20]}", {401})
+
+
+INSTANT_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("/v1/campaigns/campaign-2", campaign_body(["store-1"]), "active_from"),
+    ("/v1/purchases", order(order_id="order-2"), "occurred_at"),
+    (
+        "/v1/support-cases/case-2",
+        {"customer_id": "customer-1", "kind": "complaint", "opened_at": None},
+        "opened_at",
+    ),
+    (
+        "/v1/deliveries",
+        {"order_id": "order-1", "customer_id": "customer-1", "promised_at": None},
+        "promised_at",
+    ),
+]
+OUT_OF_RANGE = [
+    "0001-01-01T00:00:00+14:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59-14:00",
+    "1969-12-31T23:59:59Z",
+    "2201-01-01T00:00:00Z",
+]
+
+
+async def test_instants_outside_1970_2200_are_a_422_naming_the_field(
+    unchanged: None, client: Client, auth: TokenFactory
+) -> None:
+    for path, body, field in INSTANT_CASES:
+        method = "POST" if path in ("/v1/purchases", "/v1/deliveries") else "PUT"
+        for instant in OUT_OF_RANGE:
+            response = await client.request(
+                method, path, json={**body, field: instant}, headers=auth("admin")
+            )
+            problem = _assert_problem(response, f"{path} {field}={instant}", {422})
+            assert problem["errors"][0]["field"] == field
+
+
+def test_every_request_body_with_an_instant_checks_its_range() -> None:
+    """A body type with a datetime field must derive from app.common.Payload (which checks
+    the range while decoding), at any depth: a new route cannot forget it."""
+    import datetime as dt
+    import typing
+
+    import msgspec
+
+    from app.common import Payload
+
+    app = create_app(Settings.from_env({"KAIROS_JWT_SECRET": TEST_SECRET}))
+    seen: set[type] = set()
+    offenders: list[str] = []
+
+    def visit(tp: Any) -> None:
+        for arg in typing.get_args(tp):
+            visit(arg)
+        if isinstance(tp, type) and issubclass(tp, msgspec.Struct) and tp not in seen:
+            seen.add(tp)
+            hints = typing.get_type_hints(tp, include_extras=True)
+            for name, hint in hints.items():
+                flat = {hint, *typing.get_args(hint)}
+                for inner in list(flat):
+                    flat |= set(typing.get_args(inner))
+                if dt.datetime in flat and not issubclass(tp, Payload):
+                    offenders.append(f"{tp.__name__}.{name}")
+                visit(hint)
+
+    bodies = 0
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is not None:
+                bodies += 1
+                visit(data.annotation)
+    assert bodies >= 10
+    assert offenders == []
+
+
+async def test_a_500_never_carries_exception_text(settings: Settings) -> None:
+    from litestar import get
+
+    @get("/boom", opt={"exclude_from_auth": True}, sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    async with AsyncTestClient(app=create_app(settings, extra_handlers=[boom])) as client:
+        response = await client.get("/boom", headers={"X-Request-ID": "req-123"})
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert "passwd" not in response.text
+    assert response.headers["x-request-id"] == "req-123"
+
+
+async def test_every_response_carries_a_request_id(client: Client) -> None:
+    fresh = await client.get("/health")
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["x-request-id"])
+    echoed = await client.get("/nope", headers={"X-Request-ID": "abc-123"})
+    assert echoed.status_code == 404
+    assert echoed.headers["x-request-id"] == "abc-123"
+    odd = await client.get("/health", headers={"X-Request-ID": "a b\tc"})
+    assert odd.headers["x-request-id"] != "a b\tc"
