@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-import geo.index
 from geo.distance import METERS_PER_DEGREE, haversine_m
-from geo.index import INSIDE_FRACTION, MAX_ACCURACY_M, GeofenceIndex, Match
+from geo.index import INSIDE_FRACTION, MAX_ACCURACY_M, GeofenceIndex, Match, _build, _index
+from geo.index._kernels import eval_entry, eval_poly
 from geo.shapes import Geofence, Shape, circle
 
 K = METERS_PER_DEGREE
@@ -195,7 +195,7 @@ def test_index_agrees_with_brute_force(scene: Scene) -> None:
     singles = [check_fix(index, scene.fences, *f) for f in scene.fixes]
     assert index.match_many(lats, lngs, accs) == singles
     # Batches of at least _VECTOR_MIN fixes use the column snapshot: force it here.
-    with mock.patch.object(geo.index, "_VECTOR_MIN", 0):
+    with mock.patch.object(_index, "_VECTOR_MIN", 0):
         assert index.match_many(lats, lngs, accs) == singles
 
 
@@ -216,7 +216,7 @@ def test_vectorised_match_many_equals_match(scene: Scene, seed: int) -> None:
         lats += rng.uniform(lat0, lat1, per).tolist()
         lngs += rng.uniform(lng0, lng1, per).tolist()
     accs = rng.choice([0.0, 5.0, 15.0, 30.0, 31.0, 50.0, 80.0, 100.0, 150.0, 400.0], len(lats))
-    assert len(lats) >= geo.index._VECTOR_MIN
+    assert len(lats) >= _index._VECTOR_MIN
     expected = [index.match(a, b, c) for a, b, c in zip(lats, lngs, accs.tolist(), strict=True)]
     assert index._snap is not None  # built with the table
     assert index.match_many(lats, lngs, accs) == expected
@@ -316,6 +316,36 @@ def test_batch_build_equals_one_by_one(scenes_: list[Scene]) -> None:
     for sc in scenes_:
         for f in sc.fixes:
             assert batch.match(*f) == single.match(*f)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes(), st.data())
+def test_inlined_polygon_kernel_equals_eval_poly(scene: Scene, data: st.DataObject) -> None:
+    """The hot loop's inlined copy of eval_poly returns eval_poly's distance, bit for bit.
+
+    Fixes are the scene's and others all over each polygon's sub-grid and just beyond
+    it, so that both the windowed scan and the full scan run, with and without a grid.
+    """
+    polys = [(gid, g) for gid, g in scene.fences.items() if g.radius_m is None]
+    m = _build._GRID_MARGIN_M + 5.0
+    for rec in _build.Prepared(polys).polys:
+        minx, miny, maxx, maxy = scene.fences[rec.geofence_id].shape.bounds
+        lat0, lng0 = offset(miny, minx, -m, -m)
+        lat1, lng1 = offset(maxy, maxx, m, m)
+        fixes = [(lat, lng) for lat, lng, _ in scene.fixes]
+        for _ in range(8):
+            fy = data.draw(st.floats(-0.1, 1.1))
+            fx = data.draw(st.floats(-0.1, 1.1))
+            fixes.append((lat0 + fy * (lat1 - lat0), lng0 + fx * (lng1 - lng0)))
+        for lat, lng in fixes:
+            a = data.draw(st.sampled_from([0.0, 5.0, 30.0, 31.0, 80.0, 100.0]))
+            d = eval_poly(rec, lat, lng, math.cos(lat * RAD))
+            got = eval_entry(((), (), (rec,), ()), lat, lng, a)
+            if d >= -a:
+                confidence = "inside" if d >= a * INSIDE_FRACTION else "edge"
+                assert got == [Match(rec.geofence_id, d, confidence)]
+            else:
+                assert got == []
 
 
 # -------------------------------------------------------------- example tests
@@ -502,7 +532,7 @@ def test_concurrent_writes_never_hide_a_geofence_from_match_many() -> None:
     shapes = [ring_circle("g", lat, lng, 120.0), Geofence("g", circle(lat, lng, 150.0))]
     other = ring_circle("o", *offset(lat, lng, 5_000.0, 0.0), 50.0)
     index.upsert("g", shapes[0])
-    n = geo.index._VECTOR_MIN
+    n = _index._VECTOR_MIN
     lats, lngs, accs = [lat] * n, [lng] * n, [10.0] * n
     stop = threading.Event()
     failures: list[object] = []
@@ -536,7 +566,7 @@ def test_concurrent_writes_never_hide_a_geofence_from_match_many() -> None:
 @given(scenes())
 def test_numpy_edge_windows_agree_with_brute_force(scene: Scene) -> None:
     """Small batches compute edge windows in Python; force the numpy path here."""
-    with mock.patch.object(geo.index, "_WINDOWS_NUMPY_MIN", 0):
+    with mock.patch.object(_build, "_WINDOWS_NUMPY_MIN", 0):
         index = GeofenceIndex()
         index.bulk_load(scene.fences.items())
     for f in scene.fixes:
@@ -551,7 +581,7 @@ def test_fixes_all_over_the_sub_grid(scene: Scene, data: st.DataObject) -> None:
     index.bulk_load(scene.fences.items())
     for g in scene.fences.values():
         minx, miny, maxx, maxy = g.shape.bounds
-        m = geo.index._GRID_MARGIN_M + 5.0
+        m = _build._GRID_MARGIN_M + 5.0
         for _ in range(4):
             fy = data.draw(st.floats(-0.1, 1.1))
             fx = data.draw(st.floats(-0.1, 1.1))
@@ -570,11 +600,11 @@ def test_numpy_and_python_edge_windows_are_identical() -> None:
         lat, lng = offset(*LONDON, *rng.uniform(-5_000, 5_000, 2))
         ring = star(lat, lng, float(rng.uniform(20, 400)), n, radii, float(rng.uniform(0, 6)))
         items.append((f"p{i}", Geofence(f"p{i}", Polygon(ring))))
-    with mock.patch.object(geo.index, "_WINDOWS_NUMPY_MIN", 0):
-        fast = geo.index._Prepared(items).polys
-    with mock.patch.object(geo.index, "_WINDOWS_NUMPY_MIN", 10**9):
-        slow = geo.index._Prepared(items).polys
-    assert sum(1 for r in fast if r[12]) > 40  # most polygons are gridded
+    with mock.patch.object(_build, "_WINDOWS_NUMPY_MIN", 0):
+        fast = _build.Prepared(items).polys
+    with mock.patch.object(_build, "_WINDOWS_NUMPY_MIN", 10**9):
+        slow = _build.Prepared(items).polys
+    assert sum(1 for r in fast if r.grid) > 40  # most polygons are gridded
     for a, b in zip(fast, slow, strict=True):
-        assert a[13] == b[13]
-        assert a[6] == b[6]
+        assert a.windows == b.windows
+        assert a.edges == b.edges
