@@ -24,7 +24,7 @@ dev: $(VENV)/.installed-dev
 
 ## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless KAIROS_DATABASE_URL is set).
 run: $(VENV)/.installed
-	$(BIN)/kairos serve
+	$(BIN)/kairos serve --with-worker
 
 migrate: $(VENV)/.installed
 	$(BIN)/kairos migrate

@@ -57,8 +57,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
         flush=True,
     )
+    if args.with_worker:
+        print("kairos: with an outbox worker in the same process", file=sys.stderr, flush=True)
     uvicorn.run(
-        "app.main:create_app",
+        "notifications.worker:create_app_with_worker"
+        if args.with_worker
+        else "app.main:create_app",
         factory=True,
         host=host,
         port=port,
@@ -66,6 +70,19 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.server.log_level,
         proxy_headers=True,
     )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import resolve_database
+    from app.migrate import migrate_url
+    from notifications.worker import run_worker
+
+    target = resolve_database(settings)
+    print(f"kairos worker: using {target.description}", file=sys.stderr, flush=True)
+    if settings.database.migrate_on_start:
+        asyncio.run(migrate_url(target.url))
+    asyncio.run(run_worker(settings.with_database_url(target.url), metrics_port=args.metrics_port))
     return 0
 
 
@@ -90,9 +107,9 @@ def _cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
 def openapi_document(settings: Settings) -> str:
     """The OpenAPI document as committed: stable key order, trailing newline."""
     from app.main import create_app
+    from app.openapi import openapi_dict
 
-    app = create_app(settings)
-    schema = app.openapi_schema.to_schema()
+    schema = openapi_dict(create_app(settings))
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -208,7 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default KAIROS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default KAIROS_PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default KAIROS_WORKERS or 1)")
+    serve.add_argument(
+        "--with-worker", action="store_true", help="also run the outbox worker in this process"
+    )
     serve.set_defaults(func=_cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="run the outbox worker: deliver invites, run the periodic jobs"
+    )
+    worker.add_argument(
+        "--metrics-port", type=int, help="metrics port (default KAIROS_WORKER_METRICS_PORT; 0 off)"
+    )
+    worker.set_defaults(func=_cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
     migrate.set_defaults(func=_cmd_migrate)

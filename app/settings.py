@@ -17,9 +17,11 @@ __all__ = [
     "REPO_ROOT",
     "AuthSettings",
     "DatabaseSettings",
+    "PushSettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "WorkerSettings",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +152,132 @@ class ServerSettings:
     log_level: str = "info"
 
 
+def _secrets(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated Standard Webhooks secrets (``whsec_`` + base64); several for rotation."""
+    import base64
+    import binascii
+
+    raw = env.get(name) or ""
+    found: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            key = base64.b64decode(item.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingsError(f"{name}: each secret must be whsec_ followed by base64") from None
+        if len(key) < 24:
+            raise SettingsError(f"{name}: each secret must decode to at least 24 bytes")
+        found.append(item)
+    return tuple(found)
+
+
+def _file(env: dict[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"{name}: no such file {path}")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class PushSettings:
+    """Push gateways. Each one is configured when its credentials are; the rest stay off.
+
+    Secrets and key files are read by the gateways, never logged (``repr`` hides them).
+
+    Attributes:
+        fcm_project_id: ``KAIROS_FCM_PROJECT_ID``. Firebase project for the HTTP v1 API.
+        fcm_credentials_file: ``KAIROS_FCM_CREDENTIALS_FILE``. Service-account JSON
+            (``client_email``, ``private_key``, ``token_uri``).
+        fcm_token_uri: ``KAIROS_FCM_TOKEN_URI``. OAuth2 token endpoint; default the one in the
+            service-account file.
+        fcm_base_url: ``KAIROS_FCM_BASE_URL`` (default https://fcm.googleapis.com).
+        apns_key_file: ``KAIROS_APNS_KEY_FILE``. The .p8 ES256 signing key.
+        apns_key_id: ``KAIROS_APNS_KEY_ID``. Its 10-character key id.
+        apns_team_id: ``KAIROS_APNS_TEAM_ID``. The Apple developer team id.
+        apns_topic: ``KAIROS_APNS_TOPIC``. The app's bundle id.
+        apns_base_url: ``KAIROS_APNS_BASE_URL`` (default https://api.push.apple.com; an
+            ``http://`` URL speaks HTTP/2 with prior knowledge, for local gateways).
+        vapid_private_key_file: ``KAIROS_VAPID_PRIVATE_KEY_FILE``. PEM P-256 key for VAPID.
+        vapid_subject: ``KAIROS_VAPID_SUBJECT``. ``mailto:`` or ``https:`` contact.
+        webhook_url: ``KAIROS_WEBHOOK_URL``. Where the signed webhook gateway posts (a relay
+            such as gorush, or an in-house gateway).
+        webhook_secrets: ``KAIROS_WEBHOOK_SECRETS``. Comma-separated ``whsec_`` secrets;
+            every one signs (rotation: receivers accept any).
+        receipts_secrets: ``KAIROS_RECEIPTS_SECRETS``. Comma-separated ``whsec_`` secrets
+            that ``POST /v1/receipts`` accepts signatures from.
+        timeout: ``KAIROS_PUSH_TIMEOUT`` seconds per gateway request (default 10).
+    """
+
+    fcm_project_id: str | None = None
+    fcm_credentials_file: Path | None = None
+    fcm_token_uri: str | None = None
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    apns_key_file: Path | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
+    apns_topic: str | None = None
+    apns_base_url: str = "https://api.push.apple.com"
+    vapid_private_key_file: Path | None = None
+    vapid_subject: str | None = None
+    webhook_url: str | None = None
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    receipts_secrets: tuple[str, ...] = field(default=(), repr=False)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The outbox worker (``kairos worker``) and its periodic jobs.
+
+    Attributes:
+        batch_size: ``KAIROS_WORKER_BATCH_SIZE`` invites claimed per query (default 200).
+        lease_seconds: ``KAIROS_WORKER_LEASE_SECONDS`` (default 30): a claimed invite whose
+            worker has not finished it by then is claimed again by another.
+        poll_interval: ``KAIROS_WORKER_POLL_INTERVAL`` seconds between fallback polls when no
+            notification arrives (default 5).
+        max_attempts: ``KAIROS_WORKER_MAX_ATTEMPTS`` before an invite is dead-lettered as
+            ``failed`` (default 5).
+        retry_base: ``KAIROS_WORKER_RETRY_BASE`` seconds, first backoff ceiling (default 1).
+        retry_max: ``KAIROS_WORKER_RETRY_MAX`` seconds, largest backoff (default 300).
+        gateway_concurrency: ``KAIROS_WORKER_GATEWAY_CONCURRENCY`` requests in flight per
+            gateway (default 64).
+        breaker_failures: ``KAIROS_WORKER_BREAKER_FAILURES`` consecutive failures that open
+            a gateway's circuit (default 10).
+        breaker_reset: ``KAIROS_WORKER_BREAKER_RESET`` seconds before an open circuit lets a
+            trial request through (default 30).
+        sweep_interval: ``KAIROS_WORKER_SWEEP_INTERVAL`` seconds between dwell sweeps and
+            expiry runs (default 15).
+        retention_interval: ``KAIROS_WORKER_RETENTION_INTERVAL`` seconds between location
+            purges (default 3600).
+        location_retention_days: ``KAIROS_LOCATION_RETENTION_DAYS`` (default 30): raw
+            location fixes older than this are purged.
+        metrics_port: ``KAIROS_WORKER_METRICS_PORT`` (default 9464; 0 = none) where a
+            standalone worker serves ``/metrics`` on ``KAIROS_HOST``.
+        metrics_multiproc_dir: ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's own
+            variable): when set, every process writes its metrics there and ``/metrics``
+            aggregates them.
+    """
+
+    batch_size: int = 200
+    lease_seconds: float = 30.0
+    poll_interval: float = 5.0
+    max_attempts: int = 5
+    retry_base: float = 1.0
+    retry_max: float = 300.0
+    gateway_concurrency: int = 64
+    breaker_failures: int = 10
+    breaker_reset: float = 30.0
+    sweep_interval: float = 15.0
+    retention_interval: float = 3600.0
+    location_retention_days: int = 30
+    metrics_port: int = 9464
+    metrics_multiproc_dir: Path | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All of Kairos's settings.
@@ -164,6 +292,8 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    push: PushSettings = field(default_factory=PushSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     @property
     def is_production(self) -> bool:
@@ -220,7 +350,55 @@ class Settings:
             ready_timeout=_float(env, "KAIROS_READY_TIMEOUT", 1.0, lo=0.05, hi=60),
             log_level=env.get("KAIROS_LOG_LEVEL", "info").lower(),
         )
-        return cls(env=kairos_env, database=database, auth=auth, server=server)  # type: ignore[arg-type]
+        push = PushSettings(
+            fcm_project_id=env.get("KAIROS_FCM_PROJECT_ID") or None,
+            fcm_credentials_file=_file(env, "KAIROS_FCM_CREDENTIALS_FILE"),
+            fcm_token_uri=env.get("KAIROS_FCM_TOKEN_URI") or None,
+            fcm_base_url=env.get("KAIROS_FCM_BASE_URL") or "https://fcm.googleapis.com",
+            apns_key_file=_file(env, "KAIROS_APNS_KEY_FILE"),
+            apns_key_id=env.get("KAIROS_APNS_KEY_ID") or None,
+            apns_team_id=env.get("KAIROS_APNS_TEAM_ID") or None,
+            apns_topic=env.get("KAIROS_APNS_TOPIC") or None,
+            apns_base_url=env.get("KAIROS_APNS_BASE_URL") or "https://api.push.apple.com",
+            vapid_private_key_file=_file(env, "KAIROS_VAPID_PRIVATE_KEY_FILE"),
+            vapid_subject=env.get("KAIROS_VAPID_SUBJECT") or None,
+            webhook_url=env.get("KAIROS_WEBHOOK_URL") or None,
+            webhook_secrets=_secrets(env, "KAIROS_WEBHOOK_SECRETS"),
+            receipts_secrets=_secrets(env, "KAIROS_RECEIPTS_SECRETS"),
+            timeout=_float(env, "KAIROS_PUSH_TIMEOUT", 10.0, lo=0.1, hi=300),
+        )
+        if push.webhook_url and not push.webhook_secrets:
+            raise SettingsError("KAIROS_WEBHOOK_URL needs KAIROS_WEBHOOK_SECRETS to sign with")
+        worker = WorkerSettings(
+            batch_size=_int(env, "KAIROS_WORKER_BATCH_SIZE", 200, lo=1, hi=10_000),
+            lease_seconds=_float(env, "KAIROS_WORKER_LEASE_SECONDS", 30.0, lo=1, hi=3600),
+            poll_interval=_float(env, "KAIROS_WORKER_POLL_INTERVAL", 5.0, lo=0.05, hi=3600),
+            max_attempts=_int(env, "KAIROS_WORKER_MAX_ATTEMPTS", 5, lo=1, hi=100),
+            retry_base=_float(env, "KAIROS_WORKER_RETRY_BASE", 1.0, lo=0.001, hi=3600),
+            retry_max=_float(env, "KAIROS_WORKER_RETRY_MAX", 300.0, lo=0.001, hi=86400),
+            gateway_concurrency=_int(env, "KAIROS_WORKER_GATEWAY_CONCURRENCY", 64, lo=1, hi=10_000),
+            breaker_failures=_int(env, "KAIROS_WORKER_BREAKER_FAILURES", 10, lo=1, hi=10_000),
+            breaker_reset=_float(env, "KAIROS_WORKER_BREAKER_RESET", 30.0, lo=0.01, hi=3600),
+            sweep_interval=_float(env, "KAIROS_WORKER_SWEEP_INTERVAL", 15.0, lo=0.05, hi=86400),
+            retention_interval=_float(
+                env, "KAIROS_WORKER_RETENTION_INTERVAL", 3600.0, lo=0.05, hi=7 * 86400
+            ),
+            location_retention_days=_int(env, "KAIROS_LOCATION_RETENTION_DAYS", 30, lo=1, hi=3650),
+            metrics_port=_int(env, "KAIROS_WORKER_METRICS_PORT", 9464, lo=0, hi=65535),
+            metrics_multiproc_dir=(
+                Path(env["PROMETHEUS_MULTIPROC_DIR"])
+                if env.get("PROMETHEUS_MULTIPROC_DIR")
+                else None
+            ),
+        )
+        return cls(
+            env=kairos_env,  # type: ignore[arg-type]  # checked above
+            database=database,
+            auth=auth,
+            server=server,
+            push=push,
+            worker=worker,
+        )
 
     def with_database_url(self, url: str) -> Settings:
         """A copy pointing at ``url`` (used once the embedded server has started)."""

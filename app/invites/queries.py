@@ -1,0 +1,56 @@
+"""SQL of the invites area (``$n`` parameters)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "APPLY_STATUS",
+    "CLAIM_WEBHOOK",
+    "INSERT_RECEIPT",
+    "LOCK_INVITE",
+    "PROCESSED_WEBHOOK",
+    "REMEMBER_WEBHOOK",
+]
+
+LOCK_INVITE = """
+SELECT id, status, attempts FROM invites WHERE id = $1 FOR UPDATE
+"""
+
+APPLY_STATUS = """
+UPDATE invites
+   SET status = $2,
+       lease_owner = NULL,
+       lease_expires_at = NULL,
+       sent_at = coalesce(sent_at, $3),
+       delivered_at = CASE WHEN $2 = 'delivered' THEN $3 ELSE delivered_at END,
+       opened_at = CASE WHEN $2 = 'opened' THEN $3 ELSE opened_at END,
+       dismissed_at = CASE WHEN $2 = 'dismissed' THEN $3 ELSE dismissed_at END,
+       last_error = CASE WHEN $2 = 'failed'
+                         THEN coalesce($5, 'the gateway reported a failed delivery')
+                         ELSE last_error END,
+       finished_at = coalesce(finished_at, $4),
+       updated_at = $4
+ WHERE id = $1
+"""
+"""$1 id, $2 new status, $3 when it happened, $4 now, $5 detail."""
+
+INSERT_RECEIPT = """
+INSERT INTO invite_receipts (invite_id, status, source, occurred_at, received_at, webhook_id,
+                             detail, applied)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+PROCESSED_WEBHOOK = """
+SELECT response FROM processed_webhooks WHERE webhook_id = $1
+"""
+
+CLAIM_WEBHOOK = """
+INSERT INTO processed_webhooks (webhook_id, received_at, response) VALUES ($1, $2, '{}')
+ON CONFLICT (webhook_id) DO NOTHING
+RETURNING webhook_id
+"""
+"""Taken first in the receipt's transaction: a concurrent duplicate waits for it, then reads
+the stored answer."""
+
+REMEMBER_WEBHOOK = """
+UPDATE processed_webhooks SET response = $2 WHERE webhook_id = $1
+"""
