@@ -23,35 +23,55 @@ Definitions the loader fixes:
   purchase (any channel) happened after its ``promised_at`` and by ``at``.
 * **Lifetime value** is summed per currency: without exchange rates, adding CHF to EUR
   would be wrong.
-* **Invites for caps** count rows with status pending, sending, sent or delivered created in
-  the 7 days up to ``at``, in total and per campaign.
+* **Invites for caps** count rows with a status that means the invite went or will go
+  (:data:`INVITE_CAP_STATUSES`; not failed, expired or cancelled), by
+  ``created_at`` (the decision's instant, set by the recorder), plus *holdout* decisions: a
+  customer held out of a campaign was "contacted" as far as caps are concerned, so the
+  control group lives under the same caps as the invited group and lift stays comparable.
+  Counted in the 24 hours and 7 days up to ``at`` (in total and per campaign) and since
+  local midnight in the store's zone; the latest instant per campaign and at this store is
+  looked up over :data:`INVITE_LOOKBACK` (the longest cooldown a campaign or the settings
+  may ask for). The decision being replayed is left out (``exclude_decision_id``).
 
 Structs here keep real annotations so msgspec can resolve them at runtime.
 """
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
 
+from app.customers.schemas import QuietHours
+
+if TYPE_CHECKING:
+    from app.db import DbConnection
+
 __all__ = [
+    "CAP_WINDOW",
     "CONTEXT_SQL",
+    "INVITE_LOOKBACK",
     "CustomerContext",
     "DeliveryFact",
     "DeviceFact",
     "OpenCase",
     "PurchaseFact",
+    "QuietHours",
     "calendar_year_start",
     "load_context",
+    "local_day_start",
 ]
 
-INVITE_CAP_STATUSES = ("pending", "sending", "sent", "delivered")
+INVITE_CAP_STATUSES = ("pending", "sending", "sent", "delivered", "opened", "dismissed")
 VISIT_EVENT_TYPES = ("checkin", "enter", "dwell")
 CAP_WINDOW = dt.timedelta(days=7)
+DAY_WINDOW = dt.timedelta(hours=24)
+INVITE_LOOKBACK = dt.timedelta(days=90)
+"""How far back the last invite per campaign / at the store is looked up: the longest
+cooldown a campaign (``cooldown_seconds``) or the policy settings accept."""
 
 
 class PurchaseFact(msgspec.Struct, kw_only=True, frozen=True):
@@ -110,7 +130,13 @@ class CustomerContext(msgspec.Struct, kw_only=True, frozen=True):
         last_purchase_by_category: Latest order instant per item category ever bought.
         first_visit_at: Earliest visit anywhere (events or store purchases).
         last_visit_at / last_visit_at_store: Latest visit anywhere / at this store.
-        invites_last_7d: Invites counting against caps in the 7 days up to ``at``.
+        quiet_hours: The customer's own quiet hours (None: the policy's default applies).
+        first_name: For greetings; None when the CRM has not sent one.
+        invites_last_7d / invites_last_24h: Invites counting against caps (holdouts
+            included, see the module docstring) in the 7 days / 24 hours up to ``at``.
+        invites_today: The same since local midnight of ``at`` in the store's zone.
+        last_invite_at_by_campaign: Latest such invite per campaign (90-day look-back).
+        last_invite_at_store: Latest such invite at this store (90-day look-back).
     """
 
     customer_id: str
@@ -121,7 +147,8 @@ class CustomerContext(msgspec.Struct, kw_only=True, frozen=True):
     locale: str = "en"
     consent_location: bool = False
     consent_marketing: bool = False
-    quiet_hours: dict[str, Any] | None = None
+    first_name: str | None = None
+    quiet_hours: QuietHours | None = None
     segments: frozenset[str] = frozenset()
     flags: dict[str, Any] = msgspec.field(default_factory=dict)
     devices: tuple[DeviceFact, ...] = ()
@@ -141,6 +168,11 @@ class CustomerContext(msgspec.Struct, kw_only=True, frozen=True):
     latest_delivery: DeliveryFact | None = None
     invites_last_7d: int = 0
     invites_last_7d_by_campaign: dict[str, int] = msgspec.field(default_factory=dict)
+    invites_last_24h: int = 0
+    invites_last_24h_by_campaign: dict[str, int] = msgspec.field(default_factory=dict)
+    invites_today: int = 0
+    last_invite_at_by_campaign: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
+    last_invite_at_store: dt.datetime | None = None
 
     @property
     def categories(self) -> frozenset[str]:
@@ -163,13 +195,15 @@ class CustomerContext(msgspec.Struct, kw_only=True, frozen=True):
         return max(seen) if seen else None
 
 
-# $1 customer, $2 store, $3 at, $4 start of the calendar year, $5 start of the cap window,
-# $6 order to leave out, $7 event to leave out, $8 cap statuses. The visit types are spelled
-# out (VISIT_EVENT_TYPES) so the partial index events_customer_visits (0003) matches.
+# $1 customer, $2 store, $3 at, $4 start of the calendar year, $5 start of the 7-day cap
+# window, $6 order to leave out, $7 event to leave out, $8 cap statuses, $9 start of the
+# invite look-back, $10 start of the 24-hour window, $11 local midnight (store zone),
+# $12 decision to leave out. The visit types are spelled out (VISIT_EVENT_TYPES) so the
+# partial index events_customer_visits (0003) matches; holdouts use decisions_holdouts (0005).
 CONTEXT_SQL = """
 WITH
 profile AS (
-    SELECT locale, consent_location, consent_marketing, quiet_hours, segments, flags
+    SELECT locale, first_name, consent_location, consent_marketing, quiet_hours, segments, flags
       FROM customers WHERE id = $1
 ),
 p AS MATERIALIZED (
@@ -237,15 +271,32 @@ dev AS (
     SELECT array_agg((id, platform, app_version) ORDER BY created_at, id) AS active
       FROM devices WHERE customer_id = $1 AND active
 ),
-inv AS (
-    SELECT coalesce(sum(n), 0)::int AS total,
-           array_agg((campaign_id::text, n) ORDER BY campaign_id)
-               FILTER (WHERE campaign_id IS NOT NULL) AS by_campaign
-      FROM (SELECT campaign_id, count(*)::int AS n
-              FROM invites
-             WHERE customer_id = $1 AND status = ANY($8::text[])
-               AND created_at > $5 AND created_at <= $3
-             GROUP BY campaign_id) t
+inv AS MATERIALIZED (
+    SELECT campaign_id, store_id, created_at AS at
+      FROM invites
+     WHERE customer_id = $1 AND status = ANY($8::text[])
+       AND created_at > $9 AND created_at <= $3 AND decision_id IS DISTINCT FROM $12
+    UNION ALL
+    SELECT campaign_id, store_id, decided_at
+      FROM decisions
+     WHERE customer_id = $1 AND outcome = 'holdout'
+       AND decided_at > $9 AND decided_at <= $3 AND id IS DISTINCT FROM $12
+),
+inv_stats AS (
+    SELECT count(*) FILTER (WHERE at > $5)::int AS total_7d,
+           count(*) FILTER (WHERE at > $10)::int AS total_24h,
+           count(*) FILTER (WHERE at >= $11)::int AS today,
+           max(at) FILTER (WHERE store_id = $2) AS last_at_store
+      FROM inv
+),
+inv_campaigns AS (
+    SELECT array_agg((campaign_id::text, n_7d, n_24h, last_at) ORDER BY campaign_id)
+               AS by_campaign
+      FROM (SELECT campaign_id,
+                   count(*) FILTER (WHERE at > $5)::int AS n_7d,
+                   count(*) FILTER (WHERE at > $10)::int AS n_24h,
+                   max(at) AS last_at
+              FROM inv WHERE campaign_id IS NOT NULL GROUP BY campaign_id) t
 )
 SELECT profile.*,
        (SELECT count(*) FROM profile) > 0 AS known,
@@ -262,8 +313,10 @@ SELECT profile.*,
         OR EXISTS (SELECT 1 FROM p WHERE p.occurred_at > d.promised_at))
            AS delivery_followed,
        dev.active AS devices,
-       inv.total AS invites_total, inv.by_campaign AS invites_by_campaign
-  FROM p_stats, ltv, by_category, v_stats, cases, dev, inv
+       inv_stats.total_7d AS invites_7d, inv_stats.total_24h AS invites_24h,
+       inv_stats.today AS invites_today, inv_stats.last_at_store AS last_invite_at_store,
+       inv_campaigns.by_campaign AS invites_by_campaign
+  FROM p_stats, ltv, by_category, v_stats, cases, dev, inv_stats, inv_campaigns
   LEFT JOIN profile ON true
   LEFT JOIN d ON true
 """
@@ -273,6 +326,13 @@ def calendar_year_start(at: dt.datetime, timezone: str) -> dt.datetime:
     """Local midnight on 1 January of ``at``'s year in ``timezone``, as an aware instant."""
     zone = ZoneInfo(timezone)
     return dt.datetime(at.astimezone(zone).year, 1, 1, tzinfo=zone)
+
+
+def local_day_start(at: dt.datetime, timezone: str) -> dt.datetime:
+    """Local midnight of ``at``'s day in ``timezone``, as an aware instant."""
+    zone = ZoneInfo(timezone)
+    local = at.astimezone(zone)
+    return dt.datetime(local.year, local.month, local.day, tzinfo=zone)
 
 
 def _latest(*instants: dt.datetime | None) -> dt.datetime | None:
@@ -314,6 +374,8 @@ def _context_from_row(
             followed_by_visit=bool(row["delivery_followed"]),
         )
     known = bool(row["known"])
+    by_campaign = row["invites_by_campaign"] or ()
+    quiet = row["quiet_hours"]
     return CustomerContext(
         customer_id=customer_id,
         store_id=store_id,
@@ -321,9 +383,10 @@ def _context_from_row(
         timezone=timezone,
         known=known,
         locale=row["locale"] if known else "en",
+        first_name=row["first_name"],
         consent_location=bool(row["consent_location"]),
         consent_marketing=bool(row["consent_marketing"]),
-        quiet_hours=row["quiet_hours"],
+        quiet_hours=msgspec.convert(quiet, QuietHours) if quiet else None,
         segments=frozenset(row["segments"] or ()),
         flags=dict(row["flags"] or {}),
         devices=tuple(
@@ -347,13 +410,18 @@ def _context_from_row(
             for c in row["open_cases"] or ()
         ),
         latest_delivery=delivery,
-        invites_last_7d=row["invites_total"],
-        invites_last_7d_by_campaign={c[0]: c[1] for c in row["invites_by_campaign"] or ()},
+        invites_last_7d=row["invites_7d"],
+        invites_last_7d_by_campaign={c[0]: c[1] for c in by_campaign if c[1]},
+        invites_last_24h=row["invites_24h"],
+        invites_last_24h_by_campaign={c[0]: c[2] for c in by_campaign if c[2]},
+        invites_today=row["invites_today"],
+        last_invite_at_by_campaign={c[0]: c[3] for c in by_campaign},
+        last_invite_at_store=row["last_invite_at_store"],
     )
 
 
 async def load_context(
-    conn: asyncpg.Connection,
+    conn: "DbConnection",
     *,
     customer_id: str,
     store_id: str,
@@ -361,6 +429,7 @@ async def load_context(
     timezone: str,
     exclude_order_id: str | None = None,
     exclude_event_id: UUID | None = None,
+    exclude_decision_id: UUID | None = None,
 ) -> CustomerContext:
     """Load one customer's context at ``store_id`` as of ``at`` in one round trip.
 
@@ -368,6 +437,8 @@ async def load_context(
         timezone: IANA zone of the store; fixes the calendar year.
         exclude_order_id: The purchase being decided on, if any (history excludes it).
         exclude_event_id: The ``events.id`` being decided on, if any.
+        exclude_decision_id: A recorded decision being replayed: its own invite (or holdout)
+            is not history.
 
     Raises:
         ValueError: ``at`` is naive.
@@ -385,6 +456,10 @@ async def load_context(
         exclude_order_id,
         exclude_event_id,
         list(INVITE_CAP_STATUSES),
+        at - INVITE_LOOKBACK,
+        at - DAY_WINDOW,
+        local_day_start(at, timezone),
+        exclude_decision_id,
     )
     assert row is not None  # aggregates always yield one row
     return _context_from_row(row, customer_id, store_id, at, timezone)

@@ -25,9 +25,10 @@ Structs here keep real annotations so msgspec can resolve them at runtime.
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 from app.context import CustomerContext
 
@@ -83,11 +84,14 @@ class MomentRules(msgspec.Struct, kw_only=True, frozen=True):
             history, not a moment.
     """
 
-    absence_days: int = 365
-    milestones: tuple[int, ...] = (10, 23, 50, 100)
+    absence_days: Annotated[int, Meta(ge=1, le=36_500)] = 365
+    milestones: Annotated[
+        tuple[Annotated[int, Meta(ge=1, le=100_000)], ...], Meta(max_length=50)
+    ] = (10, 23, 50, 100)
+    # Finite and not negative: checked where rules are written (policy settings).
     high_value_lifetime_value: Decimal = Decimal(1000)
-    high_value_segment: str = "high_value"
-    delayed_delivery_max_age_days: int = 90
+    high_value_segment: Annotated[str, Meta(min_length=1, max_length=64)] = "high_value"
+    delayed_delivery_max_age_days: Annotated[int, Meta(ge=0, le=3650)] = 90
 
 
 DEFAULT_RULES = MomentRules()

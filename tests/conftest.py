@@ -84,11 +84,14 @@ async def _truncate_all(url: str) -> None:
     try:
         tables = await conn.fetch(
             "SELECT quote_ident(tablename) AS t FROM pg_tables "
-            "WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+            "WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('schema_migrations', 'policy_settings')"
         )
         if tables:
             names = ", ".join(r["t"] for r in tables)
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        # Version 1 of the policy settings comes with migration 0005, like the schema.
+        await conn.execute("DELETE FROM policy_settings WHERE version > 1")
     finally:
         await conn.close()
 

@@ -38,8 +38,10 @@ import asyncpg
 from app.context import (
     CAP_WINDOW,
     INVITE_CAP_STATUSES,
+    INVITE_LOOKBACK,
     calendar_year_start,
     load_context,
+    local_day_start,
 )
 from app.db import init_connection
 from app.migrate import migrate_url
@@ -193,24 +195,33 @@ async def load(conn: asyncpg.Connection, customers: int, per_customer: int, seed
         ],
         columns=["id", "customer_id", "kind", "opened_at", "closed_at"],
     )  # fmt: skip
+    # Decisions over the last 90 days (what caps look back on): sends with their invite, and
+    # holdouts (no invite; the loader counts them like invites).
     invited = rng.sample(ids, customers // 5)
     decisions = await conn.fetch(
-        """INSERT INTO decisions (customer_id, decided_at, outcome, explanation, policy_version)
-           SELECT c, now() - random() * interval '10 days', 'invite', 'bench', 'bench'
-             FROM unnest($1::text[]) AS c, generate_series(1, 2)
-           RETURNING id, customer_id, decided_at""",
+        """INSERT INTO decisions (customer_id, store_id, campaign_id, decided_at, outcome,
+                                  explanation, policy_version)
+           SELECT c, 's' || lpad((floor(random() * $2))::int::text, 3, '0'),
+                  'camp-' || floor(random() * 5)::int,
+                  $3::timestamptz - random() * interval '90 days',
+                  CASE WHEN random() < 0.1 THEN 'holdout' ELSE 'send' END, 'bench', 'bench'
+             FROM unnest($1::text[]) AS c, generate_series(1, 4)
+           RETURNING id, customer_id, store_id, campaign_id, decided_at, outcome""",
         invited,
+        STORES,
+        NOW,
     )
     await conn.copy_records_to_table(
         "invites",
         records=[
-            (d["id"], d["customer_id"], f"camp-{rng.randint(0, 4)}", "offer", "en", "t", "b",
-             rng.choice(["sent", "delivered", "failed", "pending"]), d["decided_at"],
-             d["decided_at"] + dt.timedelta(hours=1), d["decided_at"])
+            (d["id"], d["customer_id"], d["store_id"], d["campaign_id"], "offer", "en", "t",
+             "b", rng.choice(["sent", "delivered", "opened", "failed", "pending"]),
+             d["decided_at"], d["decided_at"] + dt.timedelta(hours=1), d["decided_at"])
             for d in decisions
+            if d["outcome"] == "send"
         ],
-        columns=["decision_id", "customer_id", "campaign_id", "kind", "locale", "title", "body",
-                 "status", "not_before", "send_by", "created_at"],
+        columns=["decision_id", "customer_id", "store_id", "campaign_id", "kind", "locale",
+                 "title", "body", "status", "not_before", "send_by", "created_at"],
     )  # fmt: skip
     await conn.execute("ANALYZE")
     rows = await conn.fetchval("SELECT count(*) FROM purchases")
@@ -229,8 +240,8 @@ async def naive_context(
     year = calendar_year_start(at, tz)
     out: dict[str, Any] = {}
     out["profile"] = await conn.fetchrow(
-        "SELECT locale, consent_location, consent_marketing, quiet_hours, segments, flags "
-        "FROM customers WHERE id = $1",
+        "SELECT locale, first_name, consent_location, consent_marketing, quiet_hours, segments, "
+        "flags FROM customers WHERE id = $1",
         customer_id,
     )
     out["devices"] = await conn.fetch(
@@ -292,15 +303,32 @@ async def naive_context(
         customer_id,
         at,
     )
-    out["invites"] = await conn.fetch(
-        """SELECT campaign_id, count(*) FROM invites
+    contacts = await conn.fetch(
+        """SELECT campaign_id, store_id, created_at AS at FROM invites
             WHERE customer_id = $1 AND status = ANY($2::text[])
-              AND created_at > $3 AND created_at <= $4 GROUP BY campaign_id""",
+              AND created_at > $3 AND created_at <= $4
+           UNION ALL
+           SELECT campaign_id, store_id, decided_at FROM decisions
+            WHERE customer_id = $1 AND outcome = 'holdout'
+              AND decided_at > $3 AND decided_at <= $4""",
         customer_id,
         list(INVITE_CAP_STATUSES),
-        at - CAP_WINDOW,
+        at - INVITE_LOOKBACK,
         at,
     )
+    day, week, today = at - dt.timedelta(hours=24), at - CAP_WINDOW, local_day_start(at, tz)
+    out["invites_7d"] = sum(1 for r in contacts if r["at"] > week)
+    out["invites_24h"] = sum(1 for r in contacts if r["at"] > day)
+    out["invites_today"] = sum(1 for r in contacts if r["at"] >= today)
+    out["last_at_store"] = max(
+        (r["at"] for r in contacts if r["store_id"] == store_id), default=None
+    )
+    last_by_campaign: dict[str, dt.datetime] = {}
+    for r in contacts:
+        if r["campaign_id"] is not None:
+            seen = last_by_campaign.get(r["campaign_id"])
+            last_by_campaign[r["campaign_id"]] = r["at"] if seen is None else max(seen, r["at"])
+    out["last_by_campaign"] = last_by_campaign
     return out
 
 
@@ -363,6 +391,11 @@ async def main() -> int:
                 assert a.orders_total == b["stats"]["total"], (customer_id, a, b)
                 assert a.orders_this_year == b["stats"]["this_year"]
                 assert len(a.open_cases) == len(b["cases"])
+                assert a.invites_last_24h == b["invites_24h"]
+                assert a.invites_last_7d == b["invites_7d"]
+                assert a.invites_today == b["invites_today"]
+                assert a.last_invite_at_store == b["last_at_store"]
+                assert a.last_invite_at_by_campaign == b["last_by_campaign"]
             await _time(sample(300), ours)
             await _time(sample(300), naive)
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from app.context import calendar_year_start, load_context
+from app.context import calendar_year_start, load_context, local_day_start
+from app.customers.schemas import QuietHours
 from app.moments import PurchaseMade, Visit, detect_moments
 
 UTC = dt.UTC
@@ -34,7 +35,11 @@ async def add_store(db: asyncpg.Connection, store_id: str, tz: str = ZURICH) -> 
 async def add_customer(db: asyncpg.Connection, customer_id: str, **columns: object) -> None:
     await db.execute("INSERT INTO customers (id) VALUES ($1)", customer_id)
     for column, value in columns.items():
-        await db.execute(f"UPDATE customers SET {column} = $2 WHERE id = $1", customer_id, value)
+        await db.execute(
+            f"UPDATE customers SET {column} = $2 WHERE id = $1",  # noqa: S608 - test's own names
+            customer_id,
+            value,
+        )
 
 
 async def add_purchase(
@@ -78,25 +83,51 @@ async def add_event(
 
 
 async def add_invite(
-    db: asyncpg.Connection, customer_id: str, created: dt.datetime, status: str, campaign: str
-) -> None:
-    decision = await db.fetchval(
-        """INSERT INTO decisions (customer_id, decided_at, outcome, explanation, policy_version)
-           VALUES ($1, $2, 'invite', 'test', 't') RETURNING id""",
+    db: asyncpg.Connection,
+    customer_id: str,
+    created: dt.datetime,
+    status: str,
+    campaign: str,
+    store_id: str | None = None,
+) -> uuid.UUID:
+    decision: uuid.UUID = await db.fetchval(
+        """INSERT INTO decisions (customer_id, store_id, campaign_id, decided_at, outcome,
+                                  explanation, policy_version)
+           VALUES ($1, $2, $3, $4, 'send', 'test', 't') RETURNING id""",
         customer_id,
+        store_id,
+        campaign,
         created,
     )
     await db.execute(
-        """INSERT INTO invites (decision_id, customer_id, campaign_id, kind, locale, title, body,
-                                status, not_before, send_by, created_at)
-           VALUES ($1, $2, $3, 'offer', 'en', 't', 'b', $4, $5::timestamptz,
-                   $5::timestamptz + interval '1 hour', $5::timestamptz)""",
+        """INSERT INTO invites (decision_id, customer_id, store_id, campaign_id, kind, locale,
+                                title, body, status, not_before, send_by, created_at)
+           VALUES ($1, $2, $3, $4, 'offer', 'en', 't', 'b', $5, $6::timestamptz,
+                   $6::timestamptz + interval '1 hour', $6::timestamptz)""",
         decision,
         customer_id,
+        store_id,
         campaign,
         status,
         created,
     )
+    return decision
+
+
+async def add_holdout(
+    db: asyncpg.Connection, customer_id: str, at: dt.datetime, campaign: str, store_id: str
+) -> uuid.UUID:
+    """A holdout decision: no invite row, but it counts for caps like one."""
+    decision: uuid.UUID = await db.fetchval(
+        """INSERT INTO decisions (customer_id, store_id, campaign_id, decided_at, outcome,
+                                  explanation, policy_version)
+           VALUES ($1, $2, $3, $4, 'holdout', 'test', 't') RETURNING id""",
+        customer_id,
+        store_id,
+        campaign,
+        at,
+    )
+    return decision
 
 
 @pytest.fixture
@@ -184,7 +215,7 @@ async def test_loads_every_fact_in_one_round_trip(world: asyncpg.Connection) -> 
     assert ctx.locale == "fr-CH"
     assert ctx.consent_location
     assert ctx.consent_marketing
-    assert ctx.quiet_hours == {"start": "22:00", "end": "07:00"}
+    assert ctx.quiet_hours == QuietHours(start="22:00", end="07:00")
     assert ctx.segments == {"high_value"}
     assert [d.platform for d in ctx.devices] == ["fcm"]
 
@@ -325,3 +356,52 @@ async def test_delayed_delivery_then_visit_end_to_end(db: asyncpg.Connection) ->
         categories=frozenset({"coffee"}),
     )
     assert [m.code for m in detect_moments(ctx, purchase)] == ["first_repeat_order"]
+
+
+async def test_what_caps_need(db: asyncpg.Connection) -> None:
+    """Rolling 24 h and 7 days, today in the store's zone, the latest per campaign and at this
+    store; holdouts count like invites; failed ones do not; a replayed decision is left out."""
+    await add_store(db, "s1")
+    await add_store(db, "s2")
+    for campaign in ("camp-a", "camp-b", "camp-c"):
+        await db.execute(
+            """INSERT INTO campaigns (id, name, kind, templates, default_locale)
+               VALUES ($1::text, $1::text, 'offer', '{"en": {"title": "t", "body": "b"}}', 'en')""",
+            campaign,
+        )
+    await add_customer(db, "c1", first_name="Ana")
+    # AT is 13:00 in Zurich: local midnight was 13 hours ago.
+    await add_invite(db, "c1", ago(hours=2), "opened", "camp-a", "s1")
+    await add_invite(db, "c1", ago(hours=14), "delivered", "camp-a", "s2")  # yesterday, local
+    await add_invite(db, "c1", ago(hours=30), "sent", "camp-b", "s2")
+    await add_invite(db, "c1", ago(hours=1), "failed", "camp-c", "s1")  # does not count
+    await add_invite(db, "c1", ago(days=40), "sent", "camp-c", "s1")  # only for "last"
+    replayed = await add_invite(db, "c1", AT, "pending", "camp-b", "s1")  # the one replayed
+    await add_holdout(db, "c1", ago(hours=5), "camp-b", "s1")
+    await add_invite(db, "c1", AT + dt.timedelta(seconds=1), "pending", "camp-a", "s1")  # later
+
+    ctx = await load_context(
+        db,
+        customer_id="c1",
+        store_id="s1",
+        at=AT,
+        timezone=ZURICH,
+        exclude_decision_id=replayed,
+    )
+    assert ctx.first_name == "Ana"
+    assert local_day_start(AT, ZURICH) == ago(hours=13)
+    assert ctx.invites_last_24h == 3  # opened, delivered, holdout
+    assert ctx.invites_last_24h_by_campaign == {"camp-a": 2, "camp-b": 1}
+    assert ctx.invites_last_7d == 4
+    assert ctx.invites_last_7d_by_campaign == {"camp-a": 2, "camp-b": 2}
+    assert ctx.invites_today == 2  # opened 2 h ago and the holdout 5 h ago
+    assert ctx.last_invite_at_by_campaign == {
+        "camp-a": ago(hours=2),
+        "camp-b": ago(hours=5),
+        "camp-c": ago(days=40),
+    }
+    assert ctx.last_invite_at_store == ago(hours=2)
+
+    with_replayed = await load_context(db, customer_id="c1", store_id="s1", at=AT, timezone=ZURICH)
+    assert with_replayed.invites_last_24h == 4
+    assert with_replayed.last_invite_at_store == AT

@@ -18,6 +18,7 @@ from app.moments import (
     Visit,
     detect_moments,
 )
+from tests.purity import forbid_clock_and_randomness
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -283,7 +284,11 @@ def test_moment_data_says_why() -> None:
 
 def test_pure_same_input_same_output() -> None:
     ctx = regular(latest_delivery=late_delivery())
-    assert detect_moments(ctx, visit()) == detect_moments(ctx, visit())
+    with forbid_clock_and_randomness():
+        first = detect_moments(ctx, visit())
+        again = detect_moments(ctx, visit())
+    assert first == again
+    assert [m.code for m in first] == ["first_visit_after_delayed_delivery"]
 
 
 def test_context_for_another_store_is_refused() -> None:
