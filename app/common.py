@@ -128,7 +128,10 @@ Locale = Annotated[
 Label = Annotated[
     str,
     msgspec.Meta(
-        min_length=1, max_length=LABEL_MAX, pattern=r"^[^\s].*$", description="A short label"
+        min_length=1,
+        max_length=LABEL_MAX,
+        pattern=r"^[^\s\u0000][^\n\u0000]*$",
+        description="A short label",
     ),
 ]
 """Categories, segments and similar labels: 1-64 characters, not starting with a space."""

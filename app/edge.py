@@ -8,8 +8,8 @@ route added tomorrow inherits the same defences without a line of its own:
 * **Target.** The path and every query parameter must be valid UTF-8 after percent-decoding
   and free of NUL (PostgreSQL's ``text`` cannot hold it): 400 naming the parameter.
 * **Body.** At most ``max_body_bytes`` (413); valid UTF-8 (400 ``malformed-json``); and, as
-  JSON, no string with NUL or a lone surrogate, no integer beyond bigint, no number beyond
-  float range and no nesting deeper than :data:`app.limits.JSON_MAX_DEPTH` (422 naming the
+  JSON, no string with NUL or a lone surrogate, no number beyond ±(2**53 - 1) (what every
+  JSON parser reads exactly) and no nesting deeper than :data:`app.limits.JSON_MAX_DEPTH` (422 naming the
   field, e.g. ``attributes.a.a.a``).
 
 The JSON checks cost a few C-level scans of the text on every request; only a body that
@@ -28,7 +28,7 @@ from urllib.parse import unquote_to_bytes
 
 import msgspec
 
-from app.limits import INT_MAX, INT_MIN, JSON_MAX_DEPTH
+from app.limits import JSON_MAX_DEPTH, NUMBER_MAX
 from app.problems import PROBLEM_JSON, FieldError, Problem
 
 if TYPE_CHECKING:
@@ -51,8 +51,8 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _SUSPECT = re.compile(
     r"\\u0000"  # NUL escape (jsonb and text reject it)
     r"|\\u[dD][89a-fA-F]"  # a surrogate escape (lone ones cannot be stored)
-    r"|\d{19,}"  # an integer that may not fit bigint
-    r"|[eE]\+?\d{3,}"  # an exponent that may overflow a double
+    r"|\d{16,}"  # a number that may lie beyond ±(2**53 - 1)
+    r"|[eE]\+?\d{2,}"  # an exponent that may
 )
 _TOKEN = re.compile(
     r"""(?P<str>"[^"\\]*(?:\\.[^"\\]*)*")
@@ -118,12 +118,9 @@ def _string_problem(token: str) -> str | None:
 
 
 def _number_problem(token: str) -> str | None:
-    if not any(c in token for c in ".eE"):
-        if not INT_MIN <= int(token) <= INT_MAX:
-            return f"integer out of range (must be between {INT_MIN} and {INT_MAX})"
-        return None
-    if float(token) in (float("inf"), float("-inf")):
-        return "number out of range (beyond double precision)"
+    value: float = int(token) if not any(c in token for c in ".eE") else float(token)
+    if not -NUMBER_MAX <= value <= NUMBER_MAX:  # inf included
+        return f"number out of range (must be between -{NUMBER_MAX} and {NUMBER_MAX})"
     return None
 
 
@@ -288,23 +285,41 @@ class RouteTable:
     handler registered on a path; this table is built from the finished route list.
     """
 
-    def __init__(self, templates: dict[str, set[str]]) -> None:
+    def __init__(
+        self,
+        templates: dict[str, set[str]],
+        query: dict[tuple[str, str], frozenset[str]] | None = None,
+    ) -> None:
         entries = []
         for template, methods in templates.items():
             params = len(_PARAM.findall(template))
             literal_parts = _PARAM.split(template)
             pattern = "^" + "[^/]+".join(re.escape(part) for part in literal_parts) + "$"
-            entries.append((params, re.compile(pattern), frozenset(methods | {"OPTIONS"})))
+            entries.append(
+                (params, re.compile(pattern), frozenset(methods | {"OPTIONS"}), template)
+            )
         entries.sort(key=lambda e: e[0])  # static templates win over parametrised ones
         self._entries = entries
+        self._query = query or {}
+
+    def _entry(self, path: str) -> tuple[frozenset[str], str] | None:
+        path = path.rstrip("/") or "/"
+        for _, pattern, methods, template in self._entries:
+            if pattern.match(path):
+                return methods, template
+        return None
 
     def methods(self, path: str) -> frozenset[str] | None:
         """The methods of the route ``path`` falls on; None when no route matches."""
-        path = path.rstrip("/") or "/"
-        for _, pattern, methods in self._entries:
-            if pattern.match(path):
-                return methods
-        return None
+        entry = self._entry(path)
+        return entry[0] if entry else None
+
+    def query_names(self, path: str, method: str) -> frozenset[str] | None:
+        """The query parameters the operation takes; None when not known (not checked)."""
+        entry = self._entry(path)
+        if entry is None:
+            return None
+        return self._query.get((entry[1], method))
 
 
 def _method_problem(method: str, allowed: frozenset[str], instance: str) -> Problem:
@@ -372,6 +387,10 @@ class EdgeGuard:
                     problem = _method_problem(method, allowed, _safe_path(scope))
                     await _send_problem(send, problem, [allow_header, id_header])
                     return
+                problem = self._unknown_query(scope, method)
+                if problem is not None:
+                    await _send_problem(send, problem, [id_header])
+                    return
             if scope.get("method", "GET") in _BODY_METHODS:
                 instance = _safe_path(scope)
                 try:
@@ -389,6 +408,27 @@ class EdgeGuard:
             await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
+
+    def _unknown_query(self, scope: Scope, method: str) -> Problem | None:
+        """A query parameter the operation does not take is a client's mistake (a typo in
+        ``limt=5`` would otherwise be silently ignored): 400 naming it and the known ones."""
+        query: bytes = scope.get("query_string", b"")
+        if not query:
+            return None
+        known = self.routes.query_names(scope.get("path", "/"), method)
+        if known is None:
+            return None
+        for pair in query.split(b"&"):
+            name = _decode_component(pair.partition(b"=")[0], plus_is_space=True)
+            if name and name not in known:
+                takes = ", ".join(sorted(known)) or "none"
+                return _bad_parameter(
+                    "query",
+                    name,
+                    f"is not a parameter of this operation (it takes: {takes})",
+                    _safe_path(scope),
+                )
+        return None
 
     @staticmethod
     def _request_id(scope: Scope) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "JSON_MAX_DEPTH",
     "LABEL_MAX",
     "NAME_MAX",
+    "NUMBER_MAX",
     "OPENING_HOURS_MAX",
     "PUSH_TOKEN_MAX",
     "TEMPLATE_BODY_MAX",
@@ -80,7 +81,11 @@ GeoJSON MultiPolygons need 5; free-form ``attributes`` get the rest."""
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
-"""Integers anywhere in a request body fit PostgreSQL's bigint."""
+"""PostgreSQL's bigint."""
+
+NUMBER_MAX = 2**53 - 1
+"""Numbers anywhere in a request body lie within ±(2**53 - 1): the largest integers every JSON
+parser (JavaScript's included) reads exactly, and well inside a bigint and a double."""
 
 YEAR_MIN = 1970
 YEAR_MAX = 2200

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import msgspec
 
+from app.customers._currencies import ACTIVE_ISO_4217
 from app.common import BrandId, Instant, Locale, Payload
 from app.limits import (
     APP_VERSION_MAX,
@@ -75,7 +76,7 @@ FirstName = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=FIRST_NAME_MAX,
-        pattern=r"^\S(.*\S)?$",
+        pattern=r"^[^\s\u0000]([^\n\u0000]*[^\s\u0000])?$",
         description="How invites greet the customer ({first_name}); no surrounding spaces",
         examples=["Ana"],
     ),
@@ -86,7 +87,12 @@ Category = Annotated[str, msgspec.Meta(min_length=1, max_length=LABEL_MAX, examp
 Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX)]
 CurrencyCode = Annotated[
     str,
-    msgspec.Meta(pattern=r"^[A-Z]{3}$", description="Active ISO 4217 code", examples=["EUR"]),
+    msgspec.Meta(
+        pattern=r"^[A-Z]{3}$",
+        description="Active ISO 4217 code",
+        examples=["EUR"],
+        extra_json_schema={"enum": sorted(ACTIVE_ISO_4217)},
+    ),
 ]
 Money = Annotated[
     Decimal,

@@ -143,6 +143,7 @@ HOSTILE_BODIES: dict[str, tuple[bytes, set[int], str | None]] = {
     "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {413, 422}, None),
     "309-digit integer": (b'{"lat": 1' + b"0" * 308 + b"}", {422}, "lat"),
     "integer beyond bigint": (b'{"limit": 9223372036854775808}', {422}, "limit"),
+    "integer beyond 2**53": (b'{"dwell_seconds": 9007199254740992}', {422}, "dwell_seconds"),
     "float beyond double": (b'{"lng": 1e400}', {422}, "lng"),
 }
 
