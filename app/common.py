@@ -7,7 +7,7 @@ msgspec and Litestar can resolve them at runtime.
 import base64
 import binascii
 import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -22,7 +22,6 @@ from litestar.params import HeaderParameter, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.auth import Principal
-from app.db import DbConnection
 from app.limits import INSTANT_MAX, INSTANT_MIN, LABEL_MAX, NAME_MAX, YEAR_MAX, YEAR_MIN
 from app.problems import PreconditionFailedProblem, ProblemError, ValidationProblem
 
@@ -46,7 +45,6 @@ __all__ = [
     "PageSize",
     "Payload",
     "Written",
-    "audit",
     "check_if_match",
     "clamp_limit",
     "created_spec",
@@ -324,37 +322,3 @@ class Page(msgspec.Struct, kw_only=True):
     """Common shape of list responses: ``items`` plus ``next_cursor`` (null on the last page)."""
 
     next_cursor: str | None = None
-
-
-async def audit(
-    conn: DbConnection,
-    *,
-    actor: Principal,
-    action: str,
-    resource_type: str,
-    resource_id: str,
-    store_ids: Sequence[str] = (),
-    before: Mapping[str, Any] | msgspec.Struct | None = None,
-    after: Mapping[str, Any] | msgspec.Struct | None = None,
-    request_id: str | None = None,
-) -> None:
-    """Append to the audit log, inside the caller's transaction.
-
-    Push tokens and other secrets must be masked by the caller before they reach here.
-    """
-    await conn.execute(
-        """
-        INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
-                               store_ids, before, after, request_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        """,
-        actor.sub,
-        actor.role,
-        action,
-        resource_type,
-        resource_id,
-        sorted(set(store_ids)),
-        msgspec.to_builtins(before) if before is not None else None,
-        msgspec.to_builtins(after) if after is not None else None,
-        request_id,
-    )

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
+from app.customers.queries import CONTEXT_SQL
 from app.customers.schemas import QuietHours
 
 if TYPE_CHECKING:
@@ -193,133 +194,6 @@ class CustomerContext(msgspec.Struct, kw_only=True, frozen=True):
         """The latest visit or order, whichever is later."""
         seen = [t for t in (self.last_visit_at, self.last_order_at) if t is not None]
         return max(seen) if seen else None
-
-
-# $1 customer, $2 store, $3 at, $4 start of the calendar year, $5 start of the 7-day cap
-# window, $6 order to leave out, $7 event to leave out, $8 cap statuses, $9 start of the
-# invite look-back, $10 start of the 24-hour window, $11 local midnight (store zone),
-# $12 decision to leave out. The visit types are spelled out (VISIT_EVENT_TYPES) so the
-# partial index events_customer_visits (0003) matches; holdouts use decisions_holdouts (0005).
-CONTEXT_SQL = """
-WITH
-profile AS (
-    SELECT locale, first_name, consent_location, consent_marketing, quiet_hours, segments, flags
-      FROM customers WHERE id = $1
-),
-p AS MATERIALIZED (
-    SELECT order_id, occurred_at, channel, store_id, currency, total, categories
-      FROM purchases
-     WHERE customer_id = $1 AND occurred_at <= $3 AND order_id IS DISTINCT FROM $6
-),
-p_stats AS (
-    SELECT count(*) AS orders_total,
-           count(*) FILTER (WHERE occurred_at >= $4) AS orders_this_year,
-           count(*) FILTER (WHERE store_id = $2) AS orders_at_store,
-           min(occurred_at) AS first_order_at,
-           max(occurred_at) AS last_order_at,
-           min(occurred_at) FILTER (WHERE channel = 'store') AS first_store_order_at,
-           max(occurred_at) FILTER (WHERE channel = 'store') AS last_store_order_at,
-           max(occurred_at) FILTER (WHERE channel = 'store' AND store_id = $2)
-               AS last_order_at_store
-      FROM p
-),
-ltv AS (
-    SELECT array_agg((currency, amount) ORDER BY currency) AS by_currency
-      FROM (SELECT currency, sum(total) AS amount FROM p GROUP BY currency) t
-),
-last_p AS (
-    SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total, categories)
-           AS fact
-      FROM p ORDER BY occurred_at DESC, order_id DESC LIMIT 1
-),
-last_p_store AS (
-    SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total, categories)
-           AS fact
-      FROM p WHERE store_id = $2 ORDER BY occurred_at DESC, order_id DESC LIMIT 1
-),
-by_category AS (
-    SELECT array_agg((category, last_at) ORDER BY category) AS last_at
-      FROM (SELECT c AS category, max(p.occurred_at) AS last_at
-              FROM p, unnest(p.categories) AS c GROUP BY c) t
-),
-v AS MATERIALIZED (
-    SELECT occurred_at, store_id
-      FROM events
-     WHERE customer_id = $1 AND occurred_at <= $3
-       AND type IN ('checkin', 'enter', 'dwell') AND store_id IS NOT NULL
-       AND id IS DISTINCT FROM $7
-),
-v_stats AS (
-    SELECT min(occurred_at) AS first_at, max(occurred_at) AS last_at,
-           max(occurred_at) FILTER (WHERE store_id = $2) AS last_at_store
-      FROM v
-),
-cases AS (
-    SELECT array_agg((id::text, kind, opened_at, store_id::text) ORDER BY opened_at, id)
-               AS open_cases
-      FROM support_cases
-     WHERE customer_id = $1 AND opened_at <= $3 AND (closed_at IS NULL OR closed_at > $3)
-),
-d AS (
-    SELECT order_id, promised_at,
-           CASE WHEN delivered_at <= $3 THEN delivered_at END AS delivered_at
-      FROM deliveries
-     WHERE customer_id = $1 AND (promised_at <= $3 OR delivered_at <= $3)
-     ORDER BY promised_at DESC, order_id DESC LIMIT 1
-),
-dev AS (
-    SELECT array_agg((id, platform, app_version) ORDER BY created_at, id) AS active
-      FROM devices WHERE customer_id = $1 AND active
-),
-inv AS MATERIALIZED (
-    SELECT campaign_id, store_id, created_at AS at
-      FROM invites
-     WHERE customer_id = $1 AND status = ANY($8::text[])
-       AND created_at > $9 AND created_at <= $3 AND decision_id IS DISTINCT FROM $12
-    UNION ALL
-    SELECT campaign_id, store_id, decided_at
-      FROM decisions
-     WHERE customer_id = $1 AND outcome = 'holdout'
-       AND decided_at > $9 AND decided_at <= $3 AND id IS DISTINCT FROM $12
-),
-inv_stats AS (
-    SELECT count(*) FILTER (WHERE at > $5)::int AS total_7d,
-           count(*) FILTER (WHERE at > $10)::int AS total_24h,
-           count(*) FILTER (WHERE at >= $11)::int AS today,
-           max(at) FILTER (WHERE store_id = $2) AS last_at_store
-      FROM inv
-),
-inv_campaigns AS (
-    SELECT array_agg((campaign_id::text, n_7d, n_24h, last_at) ORDER BY campaign_id)
-               AS by_campaign
-      FROM (SELECT campaign_id,
-                   count(*) FILTER (WHERE at > $5)::int AS n_7d,
-                   count(*) FILTER (WHERE at > $10)::int AS n_24h,
-                   max(at) AS last_at
-              FROM inv WHERE campaign_id IS NOT NULL GROUP BY campaign_id) t
-)
-SELECT profile.*,
-       (SELECT count(*) FROM profile) > 0 AS known,
-       p_stats.*, ltv.by_currency,
-       (SELECT fact FROM last_p) AS last_purchase,
-       (SELECT fact FROM last_p_store) AS last_purchase_at_store,
-       by_category.last_at AS by_category,
-       v_stats.first_at AS first_visit_event_at, v_stats.last_at AS last_visit_event_at,
-       v_stats.last_at_store AS last_visit_event_at_store,
-       cases.open_cases,
-       d.order_id::text AS delivery_order_id, d.promised_at AS delivery_promised_at,
-       d.delivered_at AS delivery_delivered_at,
-       (EXISTS (SELECT 1 FROM v WHERE v.occurred_at > d.promised_at)
-        OR EXISTS (SELECT 1 FROM p WHERE p.occurred_at > d.promised_at))
-           AS delivery_followed,
-       dev.active AS devices,
-       inv_stats.total_7d AS invites_7d, inv_stats.total_24h AS invites_24h,
-       inv_stats.today AS invites_today, inv_stats.last_at_store AS last_invite_at_store,
-       inv_campaigns.by_campaign AS invites_by_campaign
-  FROM p_stats, ltv, by_category, v_stats, cases, dev, inv_stats, inv_campaigns
-  LEFT JOIN profile ON true
-  LEFT JOIN d ON true
-"""
 
 
 def calendar_year_start(at: dt.datetime, timezone: str) -> dt.datetime:

@@ -1,8 +1,7 @@
 """ISO 3166-1 alpha-2 country codes (officially assigned), to validate store countries.
 
-The hours library only knows the public-holiday calendars of some countries, so its
-"unknown country" error cannot tell a typo ('XX') from a real country without a calendar
-('IN'); this list can.
+A store's country is validated against this list, whether or not the expression uses
+public holidays: a typo ('XX') is an error even for hours without `PH`.
 """
 
 __all__ = ["ISO_3166_ALPHA2"]

@@ -5,7 +5,7 @@ from typing import Literal
 
 __all__ = ["ErrorField", "OpeningHoursError", "from_parser_message"]
 
-ErrorField = Literal["opening_hours", "timezone", "country"]
+ErrorField = Literal["opening_hours", "timezone", "country", "region"]
 
 # The library (pest) renders errors as " --> LINE:COL\n ... \n  = expected X, Y, or Z".
 _LOCATION_RE = re.compile(r"-->\s*(\d+):(\d+)")
@@ -15,7 +15,7 @@ _TOKEN_END = frozenset(" \t\r\n;,")
 
 
 class OpeningHoursError(ValueError):
-    """Invalid store hours input: an expression, a time zone or a country code.
+    """Invalid store hours input: an expression, a time zone, a country or a region code.
 
     Designed to become an HTTP 422: `field` names the offending input, `message` says what
     is wrong in plain words, and for expressions `position` / `fragment` point at the
@@ -23,9 +23,10 @@ class OpeningHoursError(ValueError):
 
     Attributes:
         message: Human-readable description of the problem.
-        field: Which input is wrong: 'opening_hours', 'timezone' or 'country'.
+        field: Which input is wrong: 'opening_hours', 'timezone', 'country' or 'region'.
         expression: The expression being compiled, when there is one.
-        value: The rejected value of `field` (the expression, zone name or country code).
+        value: The rejected value of `field` (the expression, zone name, country or
+            region code).
         position: 0-based character offset of the error in `expression`, if known.
         line: 1-based line of the error, as reported by the parser, if known.
         column: 1-based column of the error, as reported by the parser, if known.

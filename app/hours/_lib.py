@@ -2,8 +2,7 @@
 
 import opening_hours
 
-__all__ = ["ParserError", "UnknownCountryError"]
+__all__ = ["ParserError"]
 
-# The library raises these, but its generated .pyi does not list them.
+# The library raises this, but its generated .pyi does not list it.
 ParserError: type[Exception] = opening_hours.ParserError  # type: ignore[attr-defined]
-UnknownCountryError: type[Exception] = opening_hours.UnknownCountryError  # type: ignore[attr-defined]

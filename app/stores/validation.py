@@ -78,7 +78,7 @@ def validate_store(body: StoreIn, prefix: str = "") -> tuple[StoreRecord | None,
         expression = (body.opening_hours or "").strip() or None
     if timezone is not None and not errors and (expression is not None or body.region):
         try:
-            compile_hours(expression, timezone, body.country)  # REGION-TODO
+            compile_hours(expression, timezone, body.country, region=body.region)
         except OpeningHoursError as exc:
             message = exc.message
             if exc.fragment:

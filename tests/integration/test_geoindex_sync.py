@@ -48,19 +48,17 @@ def _matches(client: Client, lat: float, lng: float) -> list[str]:
     return [m.geofence_id for m in _sync(client).index.match(lat, lng, 10)]
 
 
-async def test_change_on_one_instance_reaches_the_other_within_a_second(
+async def test_a_change_on_one_instance_reaches_the_other(
     two_instances: tuple[Client, Client], auth: TokenFactory
 ) -> None:
     first, second = two_instances
     admin = auth("admin")
     await first.put("/v1/stores/s1", json=store_body(), headers=admin)
 
-    started = time.perf_counter()
+    # How fast it arrives is measured by `kairos bench propagation`; here: that it arrives.
     response = await first.put("/v1/stores/s1/geofences/g1", json=circle_fence(80), headers=admin)
     assert response.status_code == 201
     await _wait_for(lambda: "g1" in _sync(second).index)
-    delay = time.perf_counter() - started
-    assert delay < 1.0, f"propagation took {delay:.3f}s"
     assert _matches(second, LONDON["lat"], LONDON["lng"]) == ["g1"]
     assert _sync(second).meta["g1"].store_id == "s1"
     assert _sync(second).meta["g1"].dwell_seconds == 120
@@ -69,18 +67,18 @@ async def test_change_on_one_instance_reaches_the_other_within_a_second(
     north = LONDON["lat"] + 150 / 111_320
     assert _matches(second, north, LONDON["lng"]) == []
     await first.put("/v1/stores/s1/geofences/g1", json=circle_fence(300), headers=admin)
-    await _wait_for(lambda: _matches(second, north, LONDON["lng"]) == ["g1"], timeout=1.0)
+    await _wait_for(lambda: _matches(second, north, LONDON["lng"]) == ["g1"], timeout=10.0)
 
     disabled = {**circle_fence(300), "enabled": False}
     await first.put("/v1/stores/s1/geofences/g1", json=disabled, headers=admin)
-    await _wait_for(lambda: "g1" not in _sync(second).index, timeout=1.0)
+    await _wait_for(lambda: "g1" not in _sync(second).index, timeout=10.0)
 
     await first.put("/v1/stores/s1/geofences/g1", json=circle_fence(), headers=admin)
-    await _wait_for(lambda: "g1" in _sync(second).index, timeout=1.0)
+    await _wait_for(lambda: "g1" in _sync(second).index, timeout=10.0)
     await first.delete("/v1/stores/s1", headers=admin)  # cascades to its geofences
-    await _wait_for(lambda: "g1" not in _sync(second).index, timeout=1.0)
+    await _wait_for(lambda: "g1" not in _sync(second).index, timeout=10.0)
     # The writing instance hears about its own change the same way.
-    await _wait_for(lambda: "g1" not in _sync(first).index, timeout=1.0)
+    await _wait_for(lambda: "g1" not in _sync(first).index, timeout=10.0)
 
 
 async def test_after_a_lost_connection_the_index_reloads_fully(
@@ -105,8 +103,12 @@ async def test_after_a_lost_connection_the_index_reloads_fully(
         )
         await db.execute("DELETE FROM geofences WHERE id = 'g1'")
         await db.execute("ALTER TABLE geofences ENABLE TRIGGER geofences_notify")
-    await asyncio.sleep(0.2)
+    # Notifications arrive in commit order: once a later, noisy change has arrived, a
+    # notification of the silent one would have arrived before it. None did.
+    await first.put("/v1/stores/s1/geofences/g-marker", json=circle_fence(), headers=admin)
+    await _wait_for(lambda: "g-marker" in _sync(second).index)
     assert "g1" in _sync(second).index  # drifted: nothing told it
+    assert "g-silent" not in _sync(second).index
 
     # ...then the listener connection dies. It must come back and reload everything.
     await db.execute(
@@ -119,4 +121,4 @@ async def test_after_a_lost_connection_the_index_reloads_fully(
 
     # And it listens again afterwards.
     await first.put("/v1/stores/s1/geofences/g2", json=circle_fence(), headers=admin)
-    await _wait_for(lambda: "g2" in _sync(second).index, timeout=1.0)
+    await _wait_for(lambda: "g2" in _sync(second).index, timeout=10.0)

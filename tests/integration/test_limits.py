@@ -113,6 +113,4 @@ async def test_instant_columns_refuse_what_the_api_refuses(
 def test_opening_hours_limit_is_the_hours_module_one() -> None:
     from app import hours
 
-    assert getattr(hours, "OPENING_HOURS_MAX", limits.OPENING_HOURS_MAX) == (
-        limits.OPENING_HOURS_MAX
-    )
+    assert hours.OPENING_HOURS_MAX_LENGTH == limits.OPENING_HOURS_MAX

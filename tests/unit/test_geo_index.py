@@ -492,6 +492,7 @@ def test_match_many_matches_single_calls() -> None:
     assert sum(map(len, batch)) > 50  # the scene is dense enough to be meaningful
 
 
+@pytest.mark.slow
 def test_concurrent_replace_never_hides_a_geofence() -> None:
     """Readers always see the geofence while a writer keeps replacing it."""
     index = GeofenceIndex()
@@ -525,6 +526,7 @@ def test_concurrent_replace_never_hides_a_geofence() -> None:
     assert len(index) == 2
 
 
+@pytest.mark.slow
 def test_concurrent_writes_never_hide_a_geofence_from_match_many() -> None:
     """Vectorised batches (column snapshot) stay consistent while writers run."""
     index = GeofenceIndex()

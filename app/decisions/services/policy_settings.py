@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from app.common import audit, check_if_match
+from app.audit import audit
+from app.common import check_if_match
 from app.db import transaction
 from app.decisions import queries
 from app.decisions.schemas import PolicyOut

@@ -45,7 +45,9 @@ def _hours_now(
     row: asyncpg.Record, now: datetime
 ) -> tuple[WeeklyHours | None, HoursState, datetime | None]:
     try:
-        hours = compile_hours(row["opening_hours"], row["timezone"], row["country"])  # REGION-TODO
+        hours = compile_hours(
+            row["opening_hours"], row["timezone"], row["country"], region=row["region"]
+        )
     except OpeningHoursError:
         # Validated when written; if a library upgrade now rejects it, show the store as
         # "unknown" (never open, so never invited) instead of failing the read.
