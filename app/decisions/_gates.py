@@ -98,7 +98,7 @@ def may_defer(sit: Situation, campaign: CampaignFacts) -> dt.datetime | None:
         return None
     closes = sit.closes_after(opens)
     margin = dt.timedelta(minutes=sit.settings.closing_margin_minutes)
-    if closes is not None and closes - margin <= opens:
+    if closes is not None and closes.astimezone(dt.UTC) - margin <= opens.astimezone(dt.UTC):
         return None
     return opens
 

@@ -352,10 +352,14 @@ def _chosen(
 ) -> Decision:
     campaign, settings = winner.campaign, sit.settings
     freshness = campaign.freshness_seconds or settings.default_freshness_seconds
-    send_by = not_before + dt.timedelta(seconds=freshness)
+    # Arithmetic on instants (UTC): on the store's wall clock "closing minus the margin" would
+    # be wall-clock arithmetic, an hour off across a DST change.
+    send_by = not_before.astimezone(UTC) + dt.timedelta(seconds=freshness)
     if closing is not None:
-        send_by = min(send_by, closing - dt.timedelta(minutes=settings.closing_margin_minutes))
-    send_by = send_by.astimezone(UTC)
+        send_by = min(
+            send_by,
+            closing.astimezone(UTC) - dt.timedelta(minutes=settings.closing_margin_minutes),
+        )
     local = sit.local(send_by)
     facts: dict[str, object] = {
         "send_by": send_by.isoformat(),
