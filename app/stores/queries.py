@@ -42,6 +42,20 @@ STORE_IMAGE = "to_jsonb(s) - 'id' - 'version' - 'created_at' - 'updated_at'"
 GEOFENCE_IMAGE = "to_jsonb(g) - 'id' - 'store_id' - 'version' - 'created_at' - 'updated_at'"
 """The audit image of a geofence row ``g``."""
 
+
+def _audited(resource_type: str, store_id: str) -> str:
+    """The audit CTE both upserts end with: one entry per written row, in the same statement,
+    ``$2``/``$3`` the actor, ``$4`` an action override, ``$5`` the request id."""
+    return f"""audited AS (
+    INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
+                           store_ids, before, after, request_id)
+    SELECT $2, $3, coalesce($4, CASE WHEN up.inserted THEN 'create' ELSE 'update' END),
+           '{resource_type}', up.id, ARRAY[{store_id}::text],
+           CASE WHEN up.inserted THEN NULL ELSE old.image END, up.image, $5
+      FROM up LEFT JOIN old ON old.id = up.id
+)"""
+
+
 STORE_SELECT = f"SELECT {STORE_COLUMNS} FROM stores WHERE id = $1"
 STORE_LOCK = (
     f"SELECT {STORE_COLUMNS}, {STORE_IMAGE} AS image FROM stores s WHERE id = $1 FOR UPDATE"
@@ -91,14 +105,7 @@ WITH input AS (
           (EXCLUDED.name, EXCLUDED.lat, EXCLUDED.lng, EXCLUDED.timezone, EXCLUDED.country,
            EXCLUDED.region, EXCLUDED.opening_hours, EXCLUDED.categories, EXCLUDED.attributes)
     RETURNING {STORE_COLUMNS}, {STORE_IMAGE} AS image, (xmax = 0) AS inserted
-), audited AS (
-    INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
-                           store_ids, before, after, request_id)
-    SELECT $2, $3, coalesce($4, CASE WHEN up.inserted THEN 'create' ELSE 'update' END),
-           'store', up.id, ARRAY[up.id::text],
-           CASE WHEN up.inserted THEN NULL ELSE old.image END, up.image, $5
-      FROM up LEFT JOIN old ON old.id = up.id
-)
+), {_audited("store", "up.id")}
 SELECT * FROM up
 """
 
@@ -144,14 +151,7 @@ WITH input AS (
           (EXCLUDED.geometry, EXCLUDED.center_lat, EXCLUDED.center_lng, EXCLUDED.radius_m,
            EXCLUDED.dwell_seconds, EXCLUDED.enabled)
     RETURNING {GEOFENCE_COLUMNS}, {GEOFENCE_IMAGE} AS image, (xmax = 0) AS inserted
-), audited AS (
-    INSERT INTO audit_log (actor_sub, actor_role, action, resource_type, resource_id,
-                           store_ids, before, after, request_id)
-    SELECT $2, $3, coalesce($4, CASE WHEN up.inserted THEN 'create' ELSE 'update' END),
-           'geofence', up.id, ARRAY[up.store_id::text],
-           CASE WHEN up.inserted THEN NULL ELSE old.image END, up.image, $5
-      FROM up LEFT JOIN old ON old.id = up.id
-)
+), {_audited("geofence", "up.store_id")}
 SELECT * FROM up
 """
 

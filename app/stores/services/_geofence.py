@@ -7,12 +7,10 @@ from typing import Any
 
 import asyncpg
 
-from app.audit import audit
 from app.auth import Principal
 from app.common import Written, check_if_match, clamp_limit, decode_cursor, page
 from app.db import DbConnection, transaction
-from app.edge import REQUEST_ID
-from app.problems import ConflictProblem, NotFoundProblem, ValidationProblem
+from app.problems import ConflictProblem, NotFoundProblem
 from app.stores.queries import (
     GEOFENCE_DELETE,
     GEOFENCE_LIST,
@@ -24,6 +22,7 @@ from app.stores.queries import (
 )
 from app.stores.schemas import Circle, GeofenceIn, GeofenceOut, GeofencePage, GeoJSONGeometry
 from app.stores.services._scope import require_store_scope
+from app.stores.services._write import delete_audited, upsert_one, valid
 from app.stores.validation import GeofenceRecord, validate_geofence
 from geo.shapes import area_m2, circle, parse_geojson
 
@@ -108,9 +107,7 @@ async def put_geofence(
 ) -> Written[GeofenceOut]:
     """Create or replace a geofence (see :data:`app.stores.queries.GEOFENCE_UPSERT`)."""
     require_store_scope(principal, store_id)
-    record, errors = validate_geofence(body)
-    if errors or record is None:
-        raise ValidationProblem(errors)
+    record = valid(validate_geofence(body))
     async with transaction(conn):
         # Lock the store row: a concurrent store delete cannot orphan the write.
         if await conn.fetchval(STORE_SHARE, store_id) is None:
@@ -120,14 +117,8 @@ async def put_geofence(
             if existing is not None and existing["store_id"] != store_id:
                 raise _taken(geofence_id)
             check_if_match(if_match, existing["version"] if existing else None)
-        written = await conn.fetchrow(
-            GEOFENCE_UPSERT,
-            geofence_json([(geofence_id, store_id, record)]),
-            principal.sub,
-            principal.role,
-            None,
-            REQUEST_ID.get(),
-        )
+        rows = geofence_json([(geofence_id, store_id, record)])
+        written = await upsert_one(conn, GEOFENCE_UPSERT, rows, principal)
         if written is None:  # unchanged, or the id belongs to another store
             current = await conn.fetchrow(GEOFENCE_LOCK, geofence_id)
             assert current is not None
@@ -147,17 +138,14 @@ async def delete_geofence(
 ) -> None:
     require_store_scope(principal, store_id)
     async with transaction(conn):
-        existing = await conn.fetchrow(GEOFENCE_LOCK, geofence_id)
-        if existing is None or existing["store_id"] != store_id:
-            raise NotFoundProblem("geofence", geofence_id)
-        check_if_match(if_match, existing["version"])
-        await conn.execute(GEOFENCE_DELETE, geofence_id)
-        await audit(
+        await delete_audited(
             conn,
-            actor=principal,
-            action="delete",
+            principal,
             resource_type="geofence",
             resource_id=geofence_id,
-            store_ids=[store_id],
-            before=existing["image"],
+            store_id=store_id,
+            if_match=if_match,
+            lock=GEOFENCE_LOCK,
+            delete=GEOFENCE_DELETE,
+            belongs=lambda row: bool(row["store_id"] == store_id),
         )

@@ -14,9 +14,8 @@ from app.audit import audit
 from app.auth import Principal
 from app.common import Written, check_if_match, clamp_limit, decode_cursor, page
 from app.db import DbConnection, transaction
-from app.edge import REQUEST_ID
 from app.hours import HoursState, OpeningHoursError, WeeklyHours, compile_hours
-from app.problems import NotFoundProblem, ValidationProblem
+from app.problems import NotFoundProblem
 from app.stores.queries import (
     CAMPAIGNS_OF_STORE_FOR_UPDATE,
     GEOFENCES_OF_STORE_FOR_UPDATE,
@@ -28,6 +27,7 @@ from app.stores.queries import (
 )
 from app.stores.schemas import StoreIn, StoreOut, StorePage
 from app.stores.services._scope import require_store_scope, visible_store_ids
+from app.stores.services._write import delete_audited, upsert_one, valid
 from app.stores.validation import StoreRecord, validate_store
 
 __all__ = ["delete_store", "get_store", "list_stores", "put_store", "store_json"]
@@ -130,21 +130,12 @@ async def put_store(
 ) -> Written[StoreOut]:
     """Create or replace a store (see :data:`app.stores.queries.STORE_UPSERT`)."""
     require_store_scope(principal, store_id)
-    record, errors = validate_store(body)
-    if errors or record is None:
-        raise ValidationProblem(errors)
+    record = valid(validate_store(body))
     async with transaction(conn):
         if if_match is not None:
             existing = await conn.fetchrow(STORE_LOCK, store_id)
             check_if_match(if_match, existing["version"] if existing else None)
-        written = await conn.fetchrow(
-            STORE_UPSERT,
-            store_json([(store_id, record)]),
-            principal.sub,
-            principal.role,
-            None,
-            REQUEST_ID.get(),
-        )
+        written = await upsert_one(conn, STORE_UPSERT, store_json([(store_id, record)]), principal)
         if written is None:  # identical to what is stored: nothing written
             unchanged = await conn.fetchrow(STORE_SELECT, store_id)
             assert unchanged is not None
@@ -158,22 +149,24 @@ async def delete_store(
     """Delete a store; the audit log records the geofences and campaign scopes it takes."""
     require_store_scope(principal, store_id)
     async with transaction(conn):
-        existing = await conn.fetchrow(STORE_LOCK, store_id)
-        if existing is None:
-            raise NotFoundProblem("store", store_id)
-        check_if_match(if_match, existing["version"])
-        fences = await conn.fetch(GEOFENCES_OF_STORE_FOR_UPDATE, store_id)
-        scoped = await conn.fetch(CAMPAIGNS_OF_STORE_FOR_UPDATE, store_id)
-        await conn.execute(STORE_DELETE, store_id)
-        await audit(
+        cascade: dict[str, list[asyncpg.Record]] = {}
+
+        async def record_cascade(_: asyncpg.Record) -> None:
+            cascade["fences"] = await conn.fetch(GEOFENCES_OF_STORE_FOR_UPDATE, store_id)
+            cascade["campaigns"] = await conn.fetch(CAMPAIGNS_OF_STORE_FOR_UPDATE, store_id)
+
+        await delete_audited(
             conn,
-            actor=principal,
-            action="delete",
+            principal,
             resource_type="store",
             resource_id=store_id,
-            store_ids=[store_id],
-            before=existing["image"],
+            store_id=store_id,
+            if_match=if_match,
+            lock=STORE_LOCK,
+            delete=STORE_DELETE,
+            before_delete=record_cascade,
         )
+        fences, scoped = cascade["fences"], cascade["campaigns"]
         for fence in fences:
             await audit(
                 conn,
