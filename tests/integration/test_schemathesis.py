@@ -25,7 +25,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.conftest import TEST_SECRET
 
-EXAMPLES = int(os.environ.get("KAIROS_SCHEMATHESIS_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("KAIROS_SCHEMATHESIS_EXAMPLES", "10"))
 ROLES = ("admin", "manager", "integration", "customer")
 
 

@@ -13,9 +13,8 @@ from uuid import UUID
 
 import msgspec
 
-from app.common import clamp_limit, decode_cursor, page
+from app.common import clamp_limit, decode_cursor, page, timezone_problem
 from app.decisions import queries
-from app.decisions._state import zone
 from app.decisions.inputs import EventFacts
 from app.decisions.policy import decide
 from app.decisions.schemas import (
@@ -289,8 +288,10 @@ async def preview_decision(
     """
     if not principal.can_see_store(body.store_id):
         raise NotFoundProblem("store", body.store_id)
-    if body.customer_timezone is not None and zone(body.customer_timezone) is None:
-        raise ValidationProblem.single("customer_timezone", "not an IANA time zone")
+    if body.customer_timezone is not None:
+        problem = timezone_problem(body.customer_timezone)
+        if problem is not None:
+            raise ValidationProblem.single("customer_timezone", problem)
     at = body.at or now
     event = EventFacts(
         kind=body.kind,
