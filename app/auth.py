@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import jwt
@@ -206,7 +206,7 @@ class JWTAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=token)
 
 
-Guard = Callable[["ASGIConnection[Any, Any, Any, Any]", "BaseRouteHandler"], None]
+Guard = Callable[["ASGIConnection[Any, Any, Any, Any]", "BaseRouteHandler"], Awaitable[None]]
 
 
 def requires(*roles: Role) -> Guard:
@@ -215,7 +215,8 @@ def requires(*roles: Role) -> Guard:
     if not allowed or not allowed <= set(ROLES):
         raise ValueError(f"unknown roles {roles!r}")
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a sync guard in a worker thread, a thread hop on every request.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         if connection.scope.get("method") == "OPTIONS":
             # Litestar's automatic OPTIONS answer (204 + Allow) reveals only the methods of
             # a path, which the OpenAPI document publishes anyway; it is not authenticated.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
@@ -23,17 +24,18 @@ log = logging.getLogger("kairos")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    import logging.config
+
+    from app.logs import log_config
+
+    logging.config.dictConfig(log_config(level))
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.db import resolve_database
+    from app.logs import log_config
     from app.migrate import migrate_url
 
     settings.check_production_ready()
@@ -48,9 +50,19 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # skip the migration check they would repeat.
     os.environ["KAIROS_DATABASE_URL"] = target.url
     os.environ["KAIROS_MIGRATE_ON_START"] = "false"
+    if args.demo:  # development only: seed an empty database, start the demo's push relay
+        from app.demo.commands import serve_demo
+
+        serve_demo(settings, target.url, os.environ)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
+    if workers > 1 and settings.worker.metrics_multiproc_dir is None:
+        # prometheus-client shares values between processes through files: give the workers
+        # a fresh folder so /metrics adds up all of them.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kairos-metrics-")
     print(
         f"kairos: serving on http://{host}:{port} (API docs at /schema), "
         f"database ready after {time.perf_counter() - started:.1f}s",
@@ -68,6 +80,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         workers=workers,
         log_level=settings.server.log_level,
+        log_config=log_config(settings.server.log_level),
         proxy_headers=True,
     )
     return 0
@@ -217,6 +230,42 @@ def _cmd_bench(args: argparse.Namespace, _: Settings) -> int:
     return status
 
 
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import commands
+
+    if args.action == "seed":
+        return commands.seed(settings)
+    if args.action == "reset":
+        return commands.reset(settings)
+    return commands.receiver(settings, args.port)
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-11-24") from None
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo.city import DEMO_DAY
+    from app.simulate.command import simulate
+    from app.simulate.driver import SimulationConfig
+
+    if not 1 <= args.customers <= 500:
+        print("kairos simulate: --customers must be between 1 and 500", file=sys.stderr)
+        return 2
+    config = SimulationConfig(
+        day=args.day or DEMO_DAY,
+        customers=args.customers,
+        speed=max(0.0, args.speed),
+        start=args.start,
+        end=args.end,
+    )
+    report = Path(args.report) if args.report else None
+    return simulate(settings, config, report=report, base_url=args.url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kairos", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default KAIROS_WORKERS or 1)")
     serve.add_argument(
         "--with-worker", action="store_true", help="also run the outbox worker in this process"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="development: simulation clock, demo push relay, seed the demo if the database "
+        "is empty (make run)",
     )
     serve.set_defaults(func=_cmd_serve)
 
@@ -268,6 +323,28 @@ def build_parser() -> argparse.ArgumentParser:
     stores.add_argument("--actor", help="name recorded in the audit log (default cli:<user>)")
     stores.add_argument("--max-errors", type=int, default=200, help="errors to print (200)")
     stores.set_defaults(func=_cmd_import)
+
+    demo = sub.add_parser("demo", help="the demo chain: seed, reset, push relay (development)")
+    demo_actions = demo.add_subparsers(dest="action", required=True)
+    demo_actions.add_parser("seed", help="load the demo chain and its 500 customers (idempotent)")
+    demo_actions.add_parser("reset", help="remove the demo data (ids starting with demo-) only")
+    relay = demo_actions.add_parser("receiver", help="serve the demo's signed-webhook push relay")
+    relay.add_argument("--port", type=int, help="port (default 8025)")
+    demo.set_defaults(func=_cmd_demo)
+
+    simulate = sub.add_parser(
+        "simulate", help="replay a day of app traffic through the running server, then report"
+    )
+    simulate.add_argument("--day", type=_day, help="local day, YYYY-MM-DD (default 2026-11-24)")
+    simulate.add_argument(
+        "--speed", type=float, default=600.0, help="simulated seconds per second (600; 0 = max)"
+    )
+    simulate.add_argument("--customers", type=int, default=500, help="how many (1-500)")
+    simulate.add_argument("--start", default="06:00", help="local start time (06:00)")
+    simulate.add_argument("--end", default="24:00", help="local end time (24:00)")
+    simulate.add_argument("--report", help="HTML report path (default in KAIROS_DATA_DIR)")
+    simulate.add_argument("--url", help="the server (default http://KAIROS_HOST:KAIROS_PORT)")
+    simulate.set_defaults(func=_cmd_simulate)
 
     bench = sub.add_parser(
         "bench", help="run a benchmark from tests/bench (geo, hours, ... or all)"

@@ -19,15 +19,21 @@ from litestar.types import ControllerRouterHandler
 from app.audit.controllers import AuditController
 from app.auth import JWTAuthenticationMiddleware, TokenVerifier, check_every_route_has_a_role
 from app.campaigns.controllers import CampaignController
+from app.clock import install_clock
+from app.clock.controllers import ClockController
 from app.common import provide_now, provide_principal, utcnow
 from app.customers import CUSTOMER_CONTROLLERS
 from app.db import create_pool, provide_connection, resolve_database
 from app.decisions.controllers import DECISION_CONTROLLERS
 from app.edge import EdgeGuard, RouteTable
+from app.events import EVENT_CONTROLLERS
 from app.geoindex import GeofenceIndexSync
 from app.health import HealthController
 from app.invites import INVITE_CONTROLLERS
+from app.metrics import HttpMetrics, MetricsController
 from app.migrate import migrate_url
+from app.openapi import install as install_openapi
+from app.openapi import openapi_dict, query_parameters
 from app.problems import exception_handlers
 from app.settings import Settings
 from app.stores.controllers import GeofenceController, StoreController
@@ -50,6 +56,9 @@ def route_handlers() -> list[ControllerRouterHandler]:
         *CUSTOMER_CONTROLLERS,
         *DECISION_CONTROLLERS,
         *INVITE_CONTROLLERS,
+        *EVENT_CONTROLLERS,
+        MetricsController,
+        ClockController,
     ]
 
 
@@ -85,7 +94,19 @@ def openapi_config() -> OpenAPIConfig:
                 description="Purchases, deliveries, support cases and profiles from the "
                 "brand's POS, e-commerce and CRM systems (integrations, admins)",
             ),
-            Tag(name="me", description="The customer app: my profile, consents and devices"),
+            Tag(
+                name="me",
+                description="The customer app: my profile, consents, devices and invites",
+            ),
+            Tag(
+                name="events",
+                description="What the customer app reports: check-ins, geofence enter / exit "
+                "/ dwell and location fixes, answered with the decisions they led to",
+            ),
+            Tag(
+                name="development",
+                description="Development only (404 in production): the simulation clock",
+            ),
             Tag(name="privacy", description="Data-subject requests: export and erasure (admins)"),
             Tag(
                 name="decisions",
@@ -143,7 +164,7 @@ def _route_table(app: Litestar) -> RouteTable:
         if methods:
             # "/v1/stores/{store_id:str}" -> "/v1/stores/{store_id}"
             templates.setdefault(route.path_format, set()).update(methods)
-    return RouteTable(templates)
+    return RouteTable(templates, query_parameters(openapi_dict(app)))
 
 
 def create_app(
@@ -184,11 +205,15 @@ def create_app(
     app = Litestar.from_config(config)
     app.state.settings = settings
     app.state.clock = utcnow
+    install_clock(app)
     check_every_route_has_a_role(app)
+    install_openapi(app)
     # Outside routing and exception handling, so every request — routed or not — passes it.
     app.asgi_handler = EdgeGuard(
         app.asgi_handler,
         max_body_bytes=settings.server.max_body_bytes,
         routes=_route_table(app),
     )
+    # Outermost: every request is counted and timed, whatever answered it.
+    app.asgi_handler = HttpMetrics(app.asgi_handler)
     return app

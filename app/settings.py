@@ -16,7 +16,9 @@ from typing import Literal
 __all__ = [
     "REPO_ROOT",
     "AuthSettings",
+    "ClockMode",
     "DatabaseSettings",
+    "IngestSettings",
     "PushSettings",
     "ServerSettings",
     "Settings",
@@ -29,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 Environment = Literal["development", "production"]
 JwtAlgorithm = Literal["HS256", "RS256", "ES256"]
+ClockMode = Literal["system", "simulated"]
 
 _MIN_SECRET_BYTES = 32
 
@@ -279,6 +282,43 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """The app's event ingestion (``POST /v1/events``).
+
+    How old a report may be and how accurate it must be to be acted on are the policy's own
+    ``stale_after_seconds`` and ``max_accuracy_m`` (``GET/PUT /v1/policy``): ingestion reads
+    the current values in the same round trip as the customer lock, so "stored, no decision"
+    and the policy's gates can never disagree.
+
+    Attributes:
+        rate_limit_per_minute: ``KAIROS_INGEST_RATE_LIMIT`` events per device per minute
+            (default 120; 0 turns the limit off). A token bucket per (customer, device) in
+            each process: with several processes behind a balancer a device gets up to this
+            many per process.
+        max_future_skew_seconds: ``KAIROS_INGEST_MAX_FUTURE_SKEW`` (default 120): an event
+            from further in the future than this is rejected (``in_future``).
+        exit_buffer_m: ``KAIROS_INGEST_EXIT_BUFFER_M`` (default 25): a customer inside a
+            geofence exits only once a fix is outside by more than its accuracy plus this.
+        jump_speed_kmh: ``KAIROS_INGEST_JUMP_SPEED_KMH`` (default 300) and
+        jump_min_distance_m: ``KAIROS_INGEST_JUMP_MIN_DISTANCE_M`` (default 1000): a fix
+            implying a faster move than this over a longer distance than that since the
+            previous one is flagged ``jumped`` (suspected spoofing; never an invite).
+        max_batch: ``KAIROS_INGEST_MAX_BATCH`` events per request (default and most 100;
+            more is a 422).
+        max_body_bytes: ``KAIROS_INGEST_MAX_BODY_BYTES`` (default 262144): a larger body
+            is a 413.
+    """
+
+    rate_limit_per_minute: int = 120
+    max_future_skew_seconds: int = 120
+    exit_buffer_m: float = 25.0
+    jump_speed_kmh: float = 300.0
+    jump_min_distance_m: float = 1000.0
+    max_batch: int = 100
+    max_body_bytes: int = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All of Kairos's settings.
 
@@ -286,6 +326,9 @@ class Settings:
         env: ``KAIROS_ENV``: ``development`` (default) or ``production``. Production refuses
             to start without a strong signing secret or a public key, and disables
             ``kairos token``.
+        clock: ``KAIROS_CLOCK``: ``system`` (default) or ``simulated`` (development only:
+            the instant and speed are set with ``PUT /v1/dev/clock`` and shared by every
+            process through the database; refused when ``KAIROS_ENV=production``).
     """
 
     env: Environment = "development"
@@ -294,6 +337,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     push: PushSettings = field(default_factory=PushSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    clock: ClockMode = "system"
 
     @property
     def is_production(self) -> bool:
@@ -391,6 +436,24 @@ class Settings:
                 else None
             ),
         )
+        ingest = IngestSettings(
+            rate_limit_per_minute=_int(env, "KAIROS_INGEST_RATE_LIMIT", 120, lo=0, hi=1_000_000),
+            max_future_skew_seconds=_int(env, "KAIROS_INGEST_MAX_FUTURE_SKEW", 120, lo=0, hi=3600),
+            exit_buffer_m=_float(env, "KAIROS_INGEST_EXIT_BUFFER_M", 25.0, lo=0, hi=1000),
+            jump_speed_kmh=_float(env, "KAIROS_INGEST_JUMP_SPEED_KMH", 300.0, lo=1, hi=100_000),
+            jump_min_distance_m=_float(
+                env, "KAIROS_INGEST_JUMP_MIN_DISTANCE_M", 1000.0, lo=0, hi=1_000_000
+            ),
+            max_batch=_int(env, "KAIROS_INGEST_MAX_BATCH", 100, lo=1, hi=100),
+            max_body_bytes=_int(
+                env, "KAIROS_INGEST_MAX_BODY_BYTES", 256 * 1024, lo=1024, hi=16 * 1024 * 1024
+            ),
+        )
+        clock = env.get("KAIROS_CLOCK", "system").strip().lower() or "system"
+        if clock not in ("system", "simulated"):
+            raise SettingsError(f"KAIROS_CLOCK must be system or simulated, got {clock!r}")
+        if clock == "simulated" and kairos_env == "production":
+            raise SettingsError("KAIROS_CLOCK=simulated is for development; not in production")
         return cls(
             env=kairos_env,  # type: ignore[arg-type]  # checked above
             database=database,
@@ -398,6 +461,8 @@ class Settings:
             server=server,
             push=push,
             worker=worker,
+            ingest=ingest,
+            clock=clock,  # type: ignore[arg-type]  # checked above
         )
 
     def with_database_url(self, url: str) -> Settings:

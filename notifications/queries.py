@@ -168,6 +168,7 @@ DWELL_DUE = """
 WITH due AS (
     SELECT p.customer_id, p.geofence_id, g.store_id, p.entered_at, g.dwell_seconds
       FROM presence p JOIN geofences g ON g.id = p.geofence_id
+      JOIN customers c ON c.id = p.customer_id
      WHERE p.state = 'inside' AND g.enabled AND g.dwell_seconds > 0
        AND p.entered_at IS NOT NULL
        AND p.entered_at + g.dwell_seconds * interval '1 second' <= $1
@@ -175,6 +176,7 @@ WITH due AS (
      ORDER BY p.entered_at
      LIMIT $2
        FOR UPDATE OF p SKIP LOCKED
+       FOR NO KEY UPDATE OF c SKIP LOCKED
 )
 UPDATE presence p
    SET state = 'dwelling', updated_at = $1
@@ -183,7 +185,10 @@ UPDATE presence p
 RETURNING due.customer_id, due.geofence_id, due.store_id, due.entered_at, due.dwell_seconds
 """
 """$1 now, $2 batch size. Marks each row dwelling in the same statement, so a customer's
-dwell is handled once however many workers sweep."""
+dwell is handled once however many workers sweep. The customer is locked too (SKIP LOCKED,
+like the row), in the order event ingestion locks them (customer, then presence), so the
+dwell decision never deadlocks with a batch of the same customer: a customer whose batch is
+being ingested waits for the next sweep."""
 
 PURGE_LOCATIONS = """
 WITH old AS (

@@ -241,13 +241,20 @@ async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> 
             settings.server.host, port, settings.worker.metrics_multiproc_dir
         )
         log.info("worker metrics on http://%s:%d/metrics", settings.server.host, bound)
-    worker = Worker(settings)
+    from app.clock import SimulatedClock, follow
+    from app.events.services import decide_swept_dwell
+
+    clock = SimulatedClock() if settings.clock == "simulated" else utc_clock
+    worker = Worker(settings, clock=clock, dwell_handler=decide_swept_dwell)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    following = None
+    if isinstance(clock, SimulatedClock) and worker.pool is not None:
+        following = asyncio.create_task(follow(clock, worker.pool), name="clock-follow")
     print(
         f"kairos worker: {worker.dispatcher.worker_id if worker.dispatcher else ''} ready",
         flush=True,
@@ -255,6 +262,8 @@ async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> 
     try:
         await stop.wait()
     finally:
+        if following is not None:
+            following.cancel()
         await worker.stop()
 
 
@@ -266,8 +275,11 @@ def create_app_with_worker() -> Litestar:
     holder: dict[str, Any] = {}
 
     async def start_worker(app: Litestar) -> None:
+        from app.events.services import decide_swept_dwell
+
         settings: Settings = app.state.settings
-        worker = Worker(settings)
+        # The API's own clock (a simulation clock included) and the dwell decisions.
+        worker = Worker(settings, clock=lambda: app.state.clock(), dwell_handler=decide_swept_dwell)
         await worker.start()
         holder["worker"] = worker
 

@@ -9,11 +9,15 @@ __all__ = [
     "LONDON",
     "campaign_body",
     "circle_fence",
+    "event_body",
+    "event_world",
     "iso",
+    "moved",
     "now",
     "order",
     "square_fence",
     "store_body",
+    "wait_for_geofences",
 ]
 
 LONDON = {"lat": 51.5136, "lng": -0.1365}
@@ -81,3 +85,112 @@ def order(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def moved(lat: float, lng: float, *, north_m: float = 0.0, east_m: float = 0.0) -> dict[str, float]:
+    """``{"lat", "lng"}`` of the point ``north_m`` / ``east_m`` metres from (lat, lng)."""
+    import math
+
+    from geo.distance import METERS_PER_DEGREE
+
+    return {
+        "lat": lat + north_m / METERS_PER_DEGREE,
+        "lng": lng + east_m / (METERS_PER_DEGREE * math.cos(math.radians(lat))),
+    }
+
+
+def event_body(
+    kind: str = "fix",
+    *,
+    at: dt.datetime,
+    north_m: float = 0.0,
+    east_m: float = 0.0,
+    accuracy_m: float = 10.0,
+    device_id: str = "dev-1",
+    event_id: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One event for ``POST /v1/events``, at the London store's centre unless moved."""
+    import uuid
+
+    body: dict[str, Any] = {
+        "type": kind,
+        "event_id": event_id or str(uuid.uuid4()),
+        "occurred_at": iso(at),
+        **moved(LONDON["lat"], LONDON["lng"], north_m=north_m, east_m=east_m),
+        "accuracy_m": accuracy_m,
+        "device_id": device_id,
+    }
+    body.update(fields)
+    return body
+
+
+async def event_world(
+    client: Any,
+    auth: Any,
+    app: Any,
+    *,
+    customer: str = "c1",
+    stores: tuple[str, ...] = ("s1",),
+    opening_hours: str = "Mo-Sa 09:00-19:00",
+    dwell_seconds: int = 120,
+    spacing_m: float = 5000.0,
+    campaign: dict[str, Any] | None = None,
+) -> None:
+    """What an app event needs to lead to an invite, made through the API: London stores
+    (``s1`` at ``LONDON``, the others ``spacing_m`` apart eastwards) with an 80 m geofence
+    ``g-<store>``, a 10.00 @ 80 % offer ``blend`` there (no holdout, no per-campaign cap),
+    and a reachable customer with both consents and a device. Returns once the app's geo
+    index has the geofences."""
+    admin = auth("admin")
+    for n, store_id in enumerate(stores):
+        where = moved(LONDON["lat"], LONDON["lng"], east_m=spacing_m * n)
+        response = await client.put(
+            f"/v1/stores/{store_id}",
+            json=store_body(name=f"Boutique {store_id}", opening_hours=opening_hours, **where),
+            headers=admin,
+        )
+        assert response.status_code in (200, 201), response.text
+        response = await client.put(
+            f"/v1/stores/{store_id}/geofences/g-{store_id}",
+            json={"circle": {**where, "radius_m": 80.0}, "dwell_seconds": dwell_seconds},
+            headers=admin,
+        )
+        assert response.status_code in (200, 201), response.text
+    offer = campaign or campaign_body(
+        list(stores),
+        name="New blend",
+        holdout_pct=0,
+        caps={"cooldown_seconds": 0},
+        offer_categories=["coffee"],
+    )
+    response = await client.put("/v1/campaigns/blend", json=offer, headers=admin)
+    assert response.status_code in (200, 201), response.text
+    response = await client.put(
+        f"/v1/customers/{customer}",
+        json={
+            "locale": "en",
+            "first_name": "Ana",
+            "consents": {"location": True, "marketing": True},
+        },
+        headers=auth("integration"),
+    )
+    assert response.status_code in (200, 201), response.text
+    response = await client.post(
+        "/v1/me/devices",
+        json={"platform": "fcm", "token": f"fcm-token-{customer}-0123456789"},
+        headers=auth("customer", sub=customer),
+    )
+    assert response.status_code in (200, 201), response.text
+    await wait_for_geofences(app, [f"g-{store_id}" for store_id in stores])
+
+
+async def wait_for_geofences(app: Any, geofence_ids: list[str]) -> None:
+    """Wait until the app's geo index (fed by NOTIFY) holds every geofence in the list."""
+    import asyncio
+
+    for _ in range(1000):
+        if all(g in app.state.geo.meta for g in geofence_ids):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the geo index never received {geofence_ids}")

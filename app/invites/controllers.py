@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -61,6 +62,7 @@ class ReceiptsController(Controller):
             request.headers,
             body,
             now=now,
+            wall=time.time(),
         )
 
 

@@ -6,7 +6,9 @@ __all__ = [
     "APPLY_STATUS",
     "CLAIM_WEBHOOK",
     "INSERT_RECEIPT",
+    "INVITE_OWNER",
     "LOCK_INVITE",
+    "MY_INVITES",
     "PROCESSED_WEBHOOK",
     "REMEMBER_WEBHOOK",
 ]
@@ -53,4 +55,21 @@ the stored answer."""
 
 REMEMBER_WEBHOOK = """
 UPDATE processed_webhooks SET response = $2 WHERE webhook_id = $1
+"""
+
+MY_INVITES = """
+SELECT id, status, store_id::text, campaign_id::text, kind, locale, title, body, created_at,
+       not_before, send_by, sent_at, delivered_at, opened_at, dismissed_at
+  FROM invites
+ WHERE customer_id = $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+ ORDER BY created_at DESC, id DESC
+ LIMIT $5
+"""
+"""$1 customer, $2 status (NULL: any), $3/$4 keyset (created_at, id) of the last row of the
+previous page, $5 limit. Newest first (invites_customer_time)."""
+
+INVITE_OWNER = """
+SELECT customer_id::text FROM invites WHERE id = $1
 """

@@ -1,15 +1,20 @@
 """Request and response Structs of the invites area (real annotations: msgspec reads them)."""
 
+import datetime as dt
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
-from app.common import Instant
+from app.common import Instant, Page, Payload
 
 __all__ = [
     "RECEIPT_STATUSES",
+    "AppReceipt",
+    "AppReceiptStatus",
     "InviteStatus",
+    "MyInvite",
+    "MyInvitePage",
     "ReceiptData",
     "ReceiptEvent",
     "ReceiptResult",
@@ -72,3 +77,51 @@ class ReceiptResult(msgspec.Struct, kw_only=True, frozen=True):
     invite_id: UUID
     status: InviteStatus
     applied: bool
+
+
+AppReceiptStatus = Literal["opened", "dismissed"]
+
+
+class AppReceipt(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """What the customer did with an invite.
+
+    Attributes:
+        status: ``opened`` (tapped) or ``dismissed`` (swiped away).
+        occurred_at: When, on the device (default: now).
+    """
+
+    status: AppReceiptStatus
+    occurred_at: Instant | None = None
+
+
+class MyInvite(msgspec.Struct, kw_only=True, frozen=True):
+    """An invite as the customer's app shows it.
+
+    Attributes:
+        status: ``pending`` (waiting to be sent, e.g. deferred to the store's opening),
+            ``sending``, ``sent``, ``delivered``, ``opened``, ``dismissed``, or ``cancelled``
+            / ``expired`` / ``failed``.
+        not_before / send_by: When it may go, and after when it is no longer worth it.
+    """
+
+    id: UUID
+    status: InviteStatus
+    store_id: str | None
+    campaign_id: str | None
+    kind: str
+    locale: str
+    title: str
+    body: str
+    created_at: dt.datetime
+    not_before: dt.datetime
+    send_by: dt.datetime
+    sent_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    opened_at: dt.datetime | None = None
+    dismissed_at: dt.datetime | None = None
+
+
+class MyInvitePage(Page, kw_only=True):
+    """The customer's invites, newest first."""
+
+    items: list[MyInvite]

@@ -19,9 +19,16 @@ from uuid import UUID
 
 import msgspec
 
+from app.common import clamp_limit, decode_cursor, page
 from app.db import DbConnection
 from app.invites import queries
-from app.invites.schemas import ReceiptEvent, ReceiptResult
+from app.invites.schemas import (
+    AppReceipt,
+    MyInvite,
+    MyInvitePage,
+    ReceiptEvent,
+    ReceiptResult,
+)
 from app.problems import ConflictProblem, NotFoundProblem, ProblemError, ValidationProblem
 from app.webhooks import WebhookVerificationError, verify
 
@@ -31,6 +38,8 @@ __all__ = [
     "IllegalTransition",
     "apply_receipt",
     "can_transition",
+    "list_my_invites",
+    "receive_app_receipt",
     "receive_signed_receipt",
 ]
 
@@ -162,8 +171,13 @@ async def receive_signed_receipt(
     body: bytes,
     *,
     now: datetime,
+    wall: float | None = None,
 ) -> ReceiptResult:
     """``POST /v1/receipts``: verify the Standard Webhooks signature, then apply the receipt.
+
+    ``wall`` is the real Unix time the signature's timestamp is checked against (transport
+    security, like the webhook gateway's own signatures); default ``now``. Under a
+    simulation clock ``now`` is simulated, and relays still sign with the real time.
 
     A ``webhook-id`` seen before answers exactly as the first time (200 or the same problem)
     without applying anything again.
@@ -175,7 +189,7 @@ async def receive_signed_receipt(
     if not secrets:
         raise _unauthorized("receipts are not configured (KAIROS_RECEIPTS_SECRETS)")
     try:
-        webhook_id = verify(secrets, headers, body, now=now.timestamp())
+        webhook_id = verify(secrets, headers, body, now=now.timestamp() if wall is None else wall)
     except WebhookVerificationError as exc:
         raise _unauthorized(str(exc)) from None
     try:
@@ -213,4 +227,64 @@ async def receive_signed_receipt(
                 queries.REMEMBER_WEBHOOK, webhook_id, _Stored(status_code=200, result=result)
             )
             return result
+    raise refused
+
+
+# The customer's app ---------------------------------------------------------------------------
+def _keyset(cursor: str | None) -> tuple[datetime | None, UUID | None]:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None, None
+    instant, _, ident = key.partition("|")
+    try:
+        return datetime.fromisoformat(instant), UUID(ident)
+    except ValueError:
+        raise ValidationProblem.single(
+            "cursor", "not a cursor returned by a previous page"
+        ) from None
+
+
+async def list_my_invites(
+    conn: DbConnection, customer_id: str, *, status: str | None, cursor: str | None, limit: int
+) -> MyInvitePage:
+    """The customer's own invites, newest first, optionally of one status."""
+    after_at, after_id = _keyset(cursor)
+    limit = clamp_limit(limit)
+    rows = await conn.fetch(queries.MY_INVITES, customer_id, status, after_at, after_id, limit + 1)
+    shown, next_cursor = page(rows, limit, lambda r: f"{r['created_at'].isoformat()}|{r['id']}")
+    return MyInvitePage(
+        items=[MyInvite(**dict(r)) for r in shown],
+        next_cursor=next_cursor,
+    )
+
+
+async def receive_app_receipt(
+    conn: DbConnection, customer_id: str, invite_id: UUID, receipt: AppReceipt, *, now: datetime
+) -> ReceiptResult:
+    """``POST /v1/me/invites/{id}/receipts``: the customer opened or dismissed an invite.
+
+    Idempotent: the same status again answers 200 with ``applied: false``. Another
+    customer's invite is a 404, as if it did not exist.
+
+    Raises:
+        NotFoundProblem: No such invite among the customer's.
+        IllegalTransition: E.g. dismissing an opened invite, or opening one never sent (409;
+            the receipt is kept on record, not applied).
+    """
+    owner = await conn.fetchval(queries.INVITE_OWNER, invite_id)
+    if owner != customer_id:
+        raise NotFoundProblem("invite", str(invite_id))
+    async with conn.transaction():
+        try:
+            # No savepoint: a refusal raises after its receipt row is written, and keeps it.
+            return await apply_receipt(
+                conn,
+                invite_id,
+                receipt.status,
+                source="app",
+                occurred_at=receipt.occurred_at or now,
+                now=now,
+            )
+        except IllegalTransition as exc:
+            refused = exc
     raise refused
