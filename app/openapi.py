@@ -166,6 +166,12 @@ BUSINESS_RULES: dict[str, dict[str, str]] = {
     "setMyQuietHours": {"timezone": "an IANA time zone name"},
     "previewDecision": {"customer_timezone": "an IANA time zone name"},
     "putPolicy": {"moments.high_value_lifetime_value": "an amount between 0 and 10^12"},
+    "postEvents": {
+        "events": "each event is validated on its own: an invalid one is answered `rejected` "
+        "with its errors (events[i].field) in a 200, and the others in the batch are accepted",
+        "occurred_at": "at most 2 minutes ahead of the server's clock (else rejected); older "
+        "than 10 minutes is stored as stale, without a decision",
+    },
 }
 """Business rules per operation, published in the document (see :data:`BUSINESS_RULES`)."""
 
