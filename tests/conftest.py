@@ -12,6 +12,7 @@ import secrets
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -157,3 +158,66 @@ def auth(settings: Settings) -> TokenFactory:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+class LiveServer:
+    """The application served by uvicorn in a thread on a loopback port, with an HTTP client.
+
+    ``AsyncTestClient`` runs one request at a time; tests of races need requests that truly
+    overlap in the database. ``most_in_flight`` is the proof that they did.
+    """
+
+    def __init__(self, app: Litestar, client: Any) -> None:
+        self.app = app
+        self.client = client
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    def wrap(self, asgi: Any) -> Any:
+        async def counting(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await asgi(scope, receive, send)
+                return
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asgi(scope, receive, send)
+            finally:
+                self.in_flight -= 1
+
+        return counting
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveServer]:
+    """A real server for race tests (see :class:`LiveServer`)."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    app = create_app(settings)
+    server_box = LiveServer(app, None)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(server_box.wrap(app), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(3000):
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.01)
+    assert server.started, "the server did not start"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            server_box.client = client
+            yield server_box
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

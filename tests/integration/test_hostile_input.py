@@ -7,6 +7,7 @@ and the database must be exactly as it was.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -50,6 +51,11 @@ class Route:
             return str(uuid.UUID(int=7)) if kind == "uuid" else f"{name.split('_')[0]}-1"
 
         return _PARAM.sub(value, self.template)
+
+    @property
+    def template_plain(self) -> str:
+        """``/v1/stores/{store_id}`` (without the ``:str`` converters)."""
+        return re.sub(r":[^}]+\}", "}", self.template)
 
     def __str__(self) -> str:
         return f"{self.method} {self.template}"
@@ -342,3 +348,78 @@ async def test_every_response_carries_a_request_id(client: Client) -> None:
     assert echoed.headers["x-request-id"] == "abc-123"
     odd = await client.get("/health", headers={"X-Request-ID": "a b\tc"})
     assert odd.headers["x-request-id"] != "a b\tc"
+
+
+def _identical_body(route: Route) -> Any:
+    """A body the route accepts, where we know one; else an empty object (it still must not
+    make two identical requests at once answer differently or 500)."""
+    from tests.factories import event_body, now
+
+    bodies: dict[str, Any] = {
+        "/v1/stores/{store_id}": store_body(),
+        "/v1/stores/{store_id}/geofences/{geofence_id}": circle_fence(),
+        "/v1/campaigns/{campaign_id}": campaign_body(["store-1"]),
+        "/v1/customers/{customer_id}": {"locale": "en"},
+        "/v1/purchases": order(order_id="order-race", customer_id="customer-1", store_id=None)
+        | {"channel": "online"},
+        "/v1/support-cases/{case_id}": {
+            "customer_id": "customer-1",
+            "kind": "question",
+            "opened_at": "2026-01-01T10:00:00Z",
+        },
+        "/v1/deliveries": {
+            "order_id": "order-1",
+            "customer_id": "customer-1",
+            "promised_at": "2026-01-01T10:00:00Z",
+        },
+        "/v1/me/devices": {"platform": "fcm", "token": "t" * 40},
+        "/v1/me/consents": {"marketing": True},
+        "/v1/me/quiet-hours": {"start": "22:00", "end": "07:00"},
+        "/v1/events": {"events": [event_body(at=now())]},
+    }
+    return bodies.get(route.template_plain, {})
+
+
+@pytest.mark.slow
+async def test_two_identical_requests_at_once_never_disagree_or_fail(
+    live: Any, auth: TokenFactory, db: asyncpg.Connection
+) -> None:
+    """Every write route of the table: two identical requests in flight together get the same
+    kind of answer (both succeed, or the same problem), never a 500."""
+    for path, body in (
+        ("/v1/stores/store-1", store_body()),
+        ("/v1/stores/store-1/geofences/geofence-1", circle_fence()),
+        ("/v1/customers/customer-1", {"locale": "en"}),
+    ):
+        assert (await live.client.put(path, json=body, headers=auth("admin"))).is_success
+    overlapped = 0
+    for route in BODY_ROUTES:
+        body = _identical_body(route)
+        live.most_in_flight = 0
+        first, second = await asyncio.gather(
+            *(
+                live.client.request(
+                    route.method, route.path(), json=body, headers=_headers(route, auth)
+                )
+                for _ in range(2)
+            )
+        )
+        overlapped += live.most_in_flight >= 2
+        for response in (first, second):
+            assert response.status_code < 500, (str(route), response.text)
+        both_fine = first.is_success and second.is_success
+        # DELETE is idempotent in effect, not in answer: one deletes, the other finds nothing.
+        deleted_once = route.method == "DELETE" and {first.is_success, second.is_success} == {
+            True,
+            False,
+        }
+        if deleted_once:
+            assert 404 in (first.status_code, second.status_code), str(route)
+        assert both_fine or deleted_once or first.status_code == second.status_code, (
+            str(route),
+            first.status_code,
+            first.text,
+            second.status_code,
+            second.text,
+        )
+    assert overlapped >= len(BODY_ROUTES) // 2, "too few pairs were in flight together"
