@@ -6,64 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
-import threading
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-import uvicorn
-from litestar import Litestar
 
-from app.main import create_app
-from app.settings import Settings
-from tests.conftest import TokenFactory
+from tests.conftest import LiveServer, TokenFactory
 from tests.factories import event_body, event_world
 
 NOON = dt.datetime(2025, 3, 14, 12, 30, tzinfo=dt.UTC)
 STORES = ("s1", "s2", "s3", "s4", "s5")
 SPACING = 200.0  # metres between stores: each its own geofence, all within 1 km (no jump)
-
-
-@contextmanager
-def serving(app: Litestar) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(2000):
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.01)
-    assert server.started, "the server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
-class Live:
-    def __init__(self, app: Litestar, client: httpx.AsyncClient) -> None:
-        self.app = app
-        self.client = client
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[Live]:
-    app = create_app(settings)
-    with serving(app) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Live(app, client)
 
 
 class InFlight:
@@ -93,14 +47,14 @@ def in_flight(monkeypatch: pytest.MonkeyPatch) -> InFlight:
     return seen
 
 
-async def _post(live: Live, headers: dict[str, str], events: list[dict[str, Any]]) -> Any:
+async def _post(live: LiveServer, headers: dict[str, str], events: list[dict[str, Any]]) -> Any:
     response = await live.client.post("/v1/events", json={"events": events}, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["results"]
 
 
 async def test_fifty_concurrent_triggers_respect_the_caps(
-    live: Live, auth: TokenFactory, db: asyncpg.Connection, in_flight: InFlight
+    live: LiveServer, auth: TokenFactory, db: asyncpg.Connection, in_flight: InFlight
 ) -> None:
     await event_world(live.client, auth, live.app, stores=STORES, spacing_m=SPACING)
     live.app.state.clock = lambda: NOON
@@ -134,7 +88,7 @@ async def test_fifty_concurrent_triggers_respect_the_caps(
 
 
 async def test_identical_requests_at_once_store_the_event_once(
-    live: Live, auth: TokenFactory, db: asyncpg.Connection, in_flight: InFlight
+    live: LiveServer, auth: TokenFactory, db: asyncpg.Connection, in_flight: InFlight
 ) -> None:
     await event_world(live.client, auth, live.app)
     live.app.state.clock = lambda: NOON
@@ -153,7 +107,7 @@ async def test_identical_requests_at_once_store_the_event_once(
 
 
 async def test_concurrent_batches_with_overlapping_events_store_each_once(
-    live: Live, auth: TokenFactory, db: asyncpg.Connection, in_flight: InFlight
+    live: LiveServer, auth: TokenFactory, db: asyncpg.Connection, in_flight: InFlight
 ) -> None:
     await event_world(live.client, auth, live.app)
     live.app.state.clock = lambda: NOON
