@@ -51,7 +51,7 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _SUSPECT = re.compile(
     r"\\u0000"  # NUL escape (jsonb and text reject it)
     r"|\\u[dD][89a-fA-F]"  # a surrogate escape (lone ones cannot be stored)
-    r"|\d{16,}"  # a number that may lie beyond ±(2**53 - 1)
+    r"|(?<![.\d])\d{16,}"  # a number that may lie beyond ±(2**53 - 1) (not decimals)
     r"|[eE]\+?\d{2,}"  # an exponent that may
 )
 _TOKEN = re.compile(
@@ -200,15 +200,23 @@ async def _send_problem(send: Send, problem: Problem, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _bad_parameter(where: str, name: str, message: str, instance: str) -> Problem:
-    field = name if where == "query" else f"{where}.{name}" if name else where
+def _field_problem(
+    status: int, slug: str, title: str, field: str, message: str, instance: str
+) -> Problem:
     return Problem(
-        type="urn:kairos:problem:invalid-parameter",
-        title="Invalid request parameter",
-        status=400,
+        type=f"urn:kairos:problem:{slug}",
+        title=title,
+        status=status,
         detail=f"{field}: {message}",
         instance=instance,
         errors=[FieldError(field=field, message=message)],
+    )
+
+
+def _bad_parameter(where: str, name: str, message: str, instance: str) -> Problem:
+    field = name if where == "query" else f"{where}.{name}" if name else where
+    return _field_problem(
+        400, "invalid-parameter", "Invalid request parameter", field, message, instance
     )
 
 
@@ -478,13 +486,8 @@ class EdgeGuard:
         if found is None:
             return None
         field, message = found
-        return Problem(
-            type="urn:kairos:problem:validation-error",
-            title="Request validation failed",
-            status=422,
-            detail=f"{field}: {message}",
-            instance=instance,
-            errors=[FieldError(field=field, message=message)],
+        return _field_problem(
+            422, "validation-error", "Request validation failed", field, message, instance
         )
 
     @staticmethod
