@@ -9,8 +9,8 @@ route added tomorrow inherits the same defences without a line of its own:
   and free of NUL (PostgreSQL's ``text`` cannot hold it): 400 naming the parameter.
 * **Body.** At most ``max_body_bytes`` (413); valid UTF-8 (400 ``malformed-json``); and, as
   JSON, no string with NUL or a lone surrogate, no number beyond ±(2**53 - 1) (what every
-  JSON parser reads exactly) and no nesting deeper than :data:`app.limits.JSON_MAX_DEPTH` (422 naming the
-  field, e.g. ``attributes.a.a.a``).
+  JSON parser reads exactly) and no nesting deeper than
+  :data:`app.limits.JSON_MAX_DEPTH` (422 naming the field, e.g. ``attributes.a.a.a``).
 
 The JSON checks cost a few C-level scans of the text on every request; only a body that
 trips one of them is tokenised in Python to find the offending field.
