@@ -22,9 +22,10 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless KAIROS_DATABASE_URL is set).
+## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless KAIROS_DATABASE_URL is set) with
+## the demo: seeded on an empty database, its push relay on :8025, a simulation clock.
 run: $(VENV)/.installed
-	$(BIN)/kairos serve --with-worker
+	$(BIN)/kairos serve --with-worker --demo
 
 migrate: $(VENV)/.installed
 	$(BIN)/kairos migrate

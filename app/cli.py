@@ -1,4 +1,4 @@
-"""The ``kairos`` command: serve, migrate, openapi, token, bench."""
+"""The ``kairos`` command: serve, worker, migrate, openapi, token, import, demo, simulate, bench."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,6 +72,11 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.with_worker:
         print("kairos: with an outbox worker in the same process", file=sys.stderr, flush=True)
+    # uvloop and httptools (uvicorn[standard]) when installed: C event loop and HTTP parser.
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    http = "httptools" if find_spec("httptools") else "h11"
     uvicorn.run(
         "notifications.worker:create_app_with_worker"
         if args.with_worker
@@ -82,6 +88,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.server.log_level,
         log_config=log_config(settings.server.log_level),
         proxy_headers=True,
+        loop=loop,
+        http=http,
     )
     return 0
 
@@ -237,7 +245,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return commands.seed(settings)
     if args.action == "reset":
         return commands.reset(settings)
-    return commands.receiver(settings, args.port)
+    return commands.receiver(settings, args.port, follow_parent=args.with_parent)
 
 
 def _day(text: str) -> dt.date:
@@ -254,6 +262,13 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     if not 1 <= args.customers <= 500:
         print("kairos simulate: --customers must be between 1 and 500", file=sys.stderr)
+        return 2
+    clock = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+    if not re.fullmatch(clock, args.start) or not re.fullmatch(f"{clock}|24:00", args.end):
+        print("kairos simulate: --start and --end are HH:MM (--end may be 24:00)", file=sys.stderr)
+        return 2
+    if args.start >= args.end:
+        print("kairos simulate: --start must be before --end", file=sys.stderr)
         return 2
     config = SimulationConfig(
         day=args.day or DEMO_DAY,
@@ -329,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo_actions.add_parser("seed", help="load the demo chain and its 500 customers (idempotent)")
     demo_actions.add_parser("reset", help="remove the demo data (ids starting with demo-) only")
     relay = demo_actions.add_parser("receiver", help="serve the demo's signed-webhook push relay")
-    relay.add_argument("--port", type=int, help="port (default 8025)")
+    relay.add_argument("--port", type=int, help="port (default KAIROS_PORT + 25: 8025)")
+    relay.add_argument("--with-parent", action="store_true", help=argparse.SUPPRESS)
     demo.set_defaults(func=_cmd_demo)
 
     simulate = sub.add_parser(
