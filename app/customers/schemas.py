@@ -13,8 +13,8 @@ from uuid import UUID
 
 import msgspec
 
-from app.customers._currencies import ACTIVE_ISO_4217
 from app.common import BrandId, Instant, Locale, Payload
+from app.customers._currencies import ACTIVE_ISO_4217
 from app.limits import (
     APP_VERSION_MAX,
     CASE_SUMMARY_MAX,

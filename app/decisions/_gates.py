@@ -46,6 +46,8 @@ while a complaint or cancellation is open; other moment campaigns wait."""
 
 # Consent and reach ------------------------------------------------------------------------
 def no_location_consent(sit: Situation, _: list[Contender]) -> Reason | None:
+    if sit.event.kind == "purchase":
+        return None  # a till's order is not a location report: no location consent involved
     customer = sit.customer
     return None if customer.consent_location else R.no_location_consent(customer.known)
 

@@ -152,7 +152,8 @@ async def test_export_returns_everything_with_tokens_masked(
     assert [c["summary"] for c in export["support_cases"]] == [SUMMARY]
     assert [e["event_id"] for e in export["events"]] == [EVENT_KEY]
     assert [p["geofence_id"] for p in export["presence"]] == ["g1"]
-    assert len(export["decisions"]) == 1
+    # The store purchase was a trigger too (its decision), then the visit's decision.
+    assert len(export["decisions"]) == 2
     assert len(export["invites"]) == 1
     audited = {(a["resource_type"], a["action"]) for a in export["audit"]}
     assert {
@@ -181,7 +182,7 @@ async def test_erasure_leaves_nothing_identifying(
     report = response.json()
     assert report["removed"] == {
         "invites": 1,
-        "decisions": 1,
+        "decisions": 2,
         "presence": 1,
         "events": 1,
         "devices": 1,

@@ -165,6 +165,21 @@ async def record_purchase(
         if row is None:  # the same order arrived concurrently and won
             return _replay(await one(conn, PURCHASE_SELECT, data.order_id), fingerprint)
         purchase = purchase_row(row)
+        if linked and purchase.channel == "store" and purchase.store_id is not None:
+            # A store order is a trigger: its moments get a thank-you (app.decisions).
+            from app.decisions.services.purchases import decide_on_purchase
+
+            await decide_on_purchase(
+                conn,
+                customer_id=data.customer_id,
+                store_id=purchase.store_id,
+                order_id=purchase.order_id,
+                occurred_at=purchase.occurred_at,
+                currency=purchase.currency,
+                total=purchase.total,
+                categories=frozenset(purchase.categories),
+                now=now,
+            )
         await audit(
             conn,
             actor=actor,
