@@ -37,6 +37,7 @@ Structs here keep real annotations so msgspec can resolve them at runtime.
 """
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -62,6 +63,9 @@ __all__ = [
     "PurchaseFact",
     "QuietHours",
     "calendar_year_start",
+    "context_after",
+    "context_from_row",
+    "context_parameters",
     "load_context",
     "local_day_start",
 ]
@@ -234,9 +238,14 @@ def _purchase_fact(record: Any) -> PurchaseFact | None:
     )
 
 
-def _context_from_row(
-    row: asyncpg.Record, customer_id: str, store_id: str, at: dt.datetime, timezone: str
+def context_from_row(
+    row: "asyncpg.Record | Mapping[str, Any]",
+    customer_id: str,
+    store_id: str,
+    at: dt.datetime,
+    timezone: str,
 ) -> CustomerContext:
+    """The context from a row of :data:`CONTEXT_SQL` (or a statement that includes it)."""
     delivery = None
     if row["delivery_order_id"] is not None:
         promised, delivered = row["delivery_promised_at"], row["delivery_delivered_at"]
@@ -294,6 +303,80 @@ def _context_from_row(
     )
 
 
+def context_after(
+    context: CustomerContext,
+    *,
+    visits: Sequence[tuple[dt.datetime, str]] = (),
+    contacts: Sequence[tuple[str | None, str | None]] = (),
+) -> CustomerContext:
+    """``context`` plus what the caller has recorded since it was loaded, in its own
+    transaction, counted exactly as :data:`CONTEXT_SQL` would count it on a fresh load.
+
+    The ingest path loads a store's context once per batch, before writing anything, and
+    decides the batch's triggers one after another: each one must see the visits stored
+    before its event and the decisions made before it, as if the context had been loaded
+    again (the customer is locked, so nobody else adds either).
+
+    Args:
+        context: As loaded for ``context.at``.
+        visits: ``(occurred_at, store_id)`` of visit rows written since (types
+            :data:`VISIT_EVENT_TYPES`, at a store that exists); those after ``context.at``
+            do not count, as in the statement.
+        contacts: ``(campaign_id, store_id)`` of the invites (send, defer) and holdouts
+            decided since, at the instant ``context.at``: each counts in every cap window.
+    """
+    at = context.at
+    visits = [(when, store) for when, store in visits if when <= at]
+    if not visits and not contacts:
+        return context
+    changes: dict[str, Any] = {}
+    if visits:
+        times = [when for when, _ in visits]
+        here = [when for when, store in visits if store == context.store_id]
+        changes["first_visit_at"] = _earliest(context.first_visit_at, *times)
+        changes["last_visit_at"] = _latest(context.last_visit_at, *times)
+        changes["last_visit_at_store"] = _latest(context.last_visit_at_store, *here)
+        delivery = context.latest_delivery
+        if delivery is not None and any(t > delivery.promised_at for t in times):
+            changes["latest_delivery"] = msgspec.structs.replace(delivery, followed_by_visit=True)
+    if contacts:
+        count = len(contacts)
+        changes["invites_last_7d"] = context.invites_last_7d + count
+        changes["invites_last_24h"] = context.invites_last_24h + count
+        changes["invites_today"] = context.invites_today + count
+        if any(store == context.store_id for _, store in contacts):
+            changes["last_invite_at_store"] = _latest(context.last_invite_at_store, at)
+        week = dict(context.invites_last_7d_by_campaign)
+        day = dict(context.invites_last_24h_by_campaign)
+        last = dict(context.last_invite_at_by_campaign)
+        for campaign_id, _ in contacts:
+            if campaign_id is not None:
+                week[campaign_id] = week.get(campaign_id, 0) + 1
+                day[campaign_id] = day.get(campaign_id, 0) + 1
+                last[campaign_id] = _latest(last.get(campaign_id), at)  # type: ignore[assignment]
+        changes["invites_last_7d_by_campaign"] = week
+        changes["invites_last_24h_by_campaign"] = day
+        changes["last_invite_at_by_campaign"] = last
+    return msgspec.structs.replace(context, **changes)
+
+
+def context_parameters(
+    at: dt.datetime, timezone: str
+) -> tuple[dt.datetime, dt.datetime, list[str], dt.datetime, dt.datetime, dt.datetime]:
+    """The windows of :data:`CONTEXT_SQL` as of ``at``: the start of the calendar year ($4,
+    one per store), of the 7-day window ($5), the cap statuses ($8), the starts of the
+    look-back ($9), of the 24 hours ($10) and of the local day ($11, one per store). The
+    year and the day are those of ``timezone``, the store's."""
+    return (
+        calendar_year_start(at, timezone),
+        at - CAP_WINDOW,
+        list(INVITE_CAP_STATUSES),
+        at - INVITE_LOOKBACK,
+        at - DAY_WINDOW,
+        local_day_start(at, timezone),
+    )
+
+
 async def load_context(
     conn: "DbConnection",
     *,
@@ -320,20 +403,21 @@ async def load_context(
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
+    year, week, statuses, lookback, day, midnight = context_parameters(at, timezone)
     row = await conn.fetchrow(
         CONTEXT_SQL,
         customer_id,
-        store_id,
+        [store_id],
         at,
-        calendar_year_start(at, timezone),
-        at - CAP_WINDOW,
+        [year],
+        week,
         exclude_order_id,
         exclude_event_id,
-        list(INVITE_CAP_STATUSES),
-        at - INVITE_LOOKBACK,
-        at - DAY_WINDOW,
-        local_day_start(at, timezone),
+        statuses,
+        lookback,
+        day,
+        [midnight],
         exclude_decision_id,
     )
     assert row is not None  # aggregates always yield one row
-    return _context_from_row(row, customer_id, store_id, at, timezone)
+    return context_from_row(row, customer_id, store_id, at, timezone)

@@ -156,6 +156,14 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Pool ``reset``: nothing to undo. asyncpg's default sends ``RESET ALL``, ``UNLISTEN *``,
+    ``CLOSE ALL`` and an advisory unlock-all on every release, a round trip per request;
+    Kairos leaves no session state on pooled connections (settings are ``SET LOCAL``,
+    listeners have connections of their own, advisory locks are released by their takers),
+    and asyncpg still rolls back a transaction left open before this runs."""
+
+
 async def create_pool(settings: Settings, url: str | None = None) -> asyncpg.Pool:
     """Create the application's pool (the Litestar lifespan owns and closes it)."""
     dsn = url or settings.database.url
@@ -167,6 +175,7 @@ async def create_pool(settings: Settings, url: str | None = None) -> asyncpg.Poo
         max_size=settings.database.pool_max,
         command_timeout=settings.database.command_timeout,
         init=init_connection,
+        reset=_keep_session,
         server_settings={"application_name": "kairos", "timezone": "UTC"},
     )
     assert pool is not None

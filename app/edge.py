@@ -51,9 +51,16 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _SUSPECT = re.compile(
     r"\\u0000"  # NUL escape (jsonb and text reject it)
     r"|\\u[dD][89a-fA-F]"  # a surrogate escape (lone ones cannot be stored)
-    r"|(?<![.\d])\d{16,}"  # a number that may lie beyond ±(2**53 - 1) (not decimals)
-    r"|[eE]\+?\d{2,}"  # an exponent that may
 )
+# A number that may lie beyond ±(2**53 - 1): 16 digits or more, unless they follow a decimal
+# point (every double's shortest form has up to 17 decimals); or an exponent of two digits or
+# more, unless it is inside an id such as a UUID: its mantissa must start where a JSON value
+# can. Both are C-level scans (digits are found as a run of zeros once every digit is one: a
+# regex tries a 16-digit match at every digit); candidates are looked at one by one.
+_AS_ZEROS = str.maketrans("123456789", "000000000")
+_SIXTEEN = "0" * 16
+_EXPONENT = re.compile(r"[eE]\+?\d{2,}(?![\w.-])")
+_MANTISSA = re.compile(r"(?:^|[\s:,\[])-?\d+(?:\.\d+)?$")
 _TOKEN = re.compile(
     r"""(?P<str>"[^"\\]*(?:\\.[^"\\]*)*")
       |(?P<open>[\[{])
@@ -128,6 +135,24 @@ def _tokens(text: str) -> Iterator[re.Match[str]]:
     return _TOKEN.finditer(text)
 
 
+def _suspect(text: str) -> bool:
+    """Whether ``text`` may hold a string or number no route could store (cheap tells)."""
+    if _SUSPECT.search(text):
+        return True
+    zeros = text.translate(_AS_ZEROS)
+    start = zeros.find(_SIXTEEN)
+    while start != -1:
+        if start == 0 or zeros[start - 1] != ".":
+            return True
+        end = start + len(_SIXTEEN)
+        while end < len(zeros) and zeros[end] == "0":
+            end += 1
+        start = zeros.find(_SIXTEEN, end)
+    return any(
+        _MANTISSA.search(text[max(0, m.start() - 40) : m.start()]) for m in _EXPONENT.finditer(text)
+    )
+
+
 def find_json_problem(text: str) -> tuple[str, str] | None:
     """The first field that no route could store, as ``(path, message)``; None if clean.
 
@@ -136,7 +161,7 @@ def find_json_problem(text: str) -> tuple[str, str] | None:
     and the body decoder answers 400.
     """
     depth_exceeded = json_depth(text) > JSON_MAX_DEPTH
-    if not depth_exceeded and not _SUSPECT.search(text):
+    if not depth_exceeded and not _suspect(text):
         return None
     stack: list[list[Any]] = []  # ["obj", key | None, expecting_key] or ["arr", index]
     for match in _tokens(text):

@@ -239,14 +239,20 @@ UPDATE audit_log
 """
 
 
-# The customer context loader (app.context.load_context): one statement of CTEs.
-# $1 customer, $2 store, $3 at, $4 start of the calendar year, $5 start of the 7-day cap
-# window, $6 order to leave out, $7 event to leave out, $8 cap statuses, $9 start of the
-# invite look-back, $10 start of the 24-hour window, $11 local midnight (store zone),
-# $12 decision to leave out. The visit types are spelled out (VISIT_EVENT_TYPES) so the
-# partial index events_customer_visits (0003) matches; holdouts use decisions_holdouts (0005).
+# The customer context loader (app.context.load_context): one statement of CTEs, one row per
+# store asked about (what does not depend on the store is computed once for all of them).
+# $1 customer, $2 stores, $3 at, $4 start of the calendar year (per store, in its zone),
+# $5 start of the 7-day cap window, $6 order to leave out, $7 event to leave out, $8 cap
+# statuses, $9 start of the invite look-back, $10 start of the 24-hour window, $11 local
+# midnight (per store, in its zone), $12 decision to leave out. The visit types are spelled
+# out (VISIT_EVENT_TYPES) so the partial index events_customer_visits (0003) matches; holdouts
+# use decisions_holdouts (0005).
 CONTEXT_SQL = """
 WITH
+st AS (
+    SELECT * FROM unnest($2::text[], $4::timestamptz[], $11::timestamptz[])
+                  AS st(store_id, year_start, day_start)
+),
 profile AS (
     SELECT locale, first_name, consent_location, consent_marketing, quiet_hours, segments, flags
       FROM customers WHERE id = $1
@@ -258,14 +264,10 @@ p AS MATERIALIZED (
 ),
 p_stats AS (
     SELECT count(*) AS orders_total,
-           count(*) FILTER (WHERE occurred_at >= $4) AS orders_this_year,
-           count(*) FILTER (WHERE store_id = $2) AS orders_at_store,
            min(occurred_at) AS first_order_at,
            max(occurred_at) AS last_order_at,
            min(occurred_at) FILTER (WHERE channel = 'store') AS first_store_order_at,
-           max(occurred_at) FILTER (WHERE channel = 'store') AS last_store_order_at,
-           max(occurred_at) FILTER (WHERE channel = 'store' AND store_id = $2)
-               AS last_order_at_store
+           max(occurred_at) FILTER (WHERE channel = 'store') AS last_store_order_at
       FROM p
 ),
 ltv AS (
@@ -276,11 +278,6 @@ last_p AS (
     SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total, categories)
            AS fact
       FROM p ORDER BY occurred_at DESC, order_id DESC LIMIT 1
-),
-last_p_store AS (
-    SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total, categories)
-           AS fact
-      FROM p WHERE store_id = $2 ORDER BY occurred_at DESC, order_id DESC LIMIT 1
 ),
 by_category AS (
     SELECT array_agg((category, last_at) ORDER BY category) AS last_at
@@ -295,9 +292,7 @@ v AS MATERIALIZED (
        AND id IS DISTINCT FROM $7
 ),
 v_stats AS (
-    SELECT min(occurred_at) AS first_at, max(occurred_at) AS last_at,
-           max(occurred_at) FILTER (WHERE store_id = $2) AS last_at_store
-      FROM v
+    SELECT min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM v
 ),
 cases AS (
     SELECT array_agg((id::text, kind, opened_at, store_id::text) ORDER BY opened_at, id)
@@ -329,9 +324,7 @@ inv AS MATERIALIZED (
 ),
 inv_stats AS (
     SELECT count(*) FILTER (WHERE at > $5)::int AS total_7d,
-           count(*) FILTER (WHERE at > $10)::int AS total_24h,
-           count(*) FILTER (WHERE at >= $11)::int AS today,
-           max(at) FILTER (WHERE store_id = $2) AS last_at_store
+           count(*) FILTER (WHERE at > $10)::int AS total_24h
       FROM inv
 ),
 inv_campaigns AS (
@@ -343,14 +336,24 @@ inv_campaigns AS (
                    max(at) AS last_at
               FROM inv WHERE campaign_id IS NOT NULL GROUP BY campaign_id) t
 )
-SELECT profile.*,
+SELECT st.store_id AS context_store_id,
+       profile.*,
        (SELECT count(*) FROM profile) > 0 AS known,
-       p_stats.*, ltv.by_currency,
+       p_stats.*,
+       (SELECT count(*) FROM p WHERE p.occurred_at >= st.year_start) AS orders_this_year,
+       (SELECT count(*) FROM p WHERE p.store_id = st.store_id) AS orders_at_store,
+       (SELECT max(p.occurred_at) FROM p WHERE p.channel = 'store' AND p.store_id = st.store_id)
+           AS last_order_at_store,
+       ltv.by_currency,
        (SELECT fact FROM last_p) AS last_purchase,
-       (SELECT fact FROM last_p_store) AS last_purchase_at_store,
+       (SELECT (order_id::text, occurred_at, channel, store_id::text, currency, total,
+                categories)
+          FROM p WHERE p.store_id = st.store_id
+         ORDER BY occurred_at DESC, order_id DESC LIMIT 1) AS last_purchase_at_store,
        by_category.last_at AS by_category,
        v_stats.first_at AS first_visit_event_at, v_stats.last_at AS last_visit_event_at,
-       v_stats.last_at_store AS last_visit_event_at_store,
+       (SELECT max(v.occurred_at) FROM v WHERE v.store_id = st.store_id)
+           AS last_visit_event_at_store,
        cases.open_cases,
        d.order_id::text AS delivery_order_id, d.promised_at AS delivery_promised_at,
        d.delivered_at AS delivery_delivered_at,
@@ -359,9 +362,10 @@ SELECT profile.*,
            AS delivery_followed,
        dev.active AS devices,
        inv_stats.total_7d AS invites_7d, inv_stats.total_24h AS invites_24h,
-       inv_stats.today AS invites_today, inv_stats.last_at_store AS last_invite_at_store,
+       (SELECT count(*)::int FROM inv WHERE inv.at >= st.day_start) AS invites_today,
+       (SELECT max(inv.at) FROM inv WHERE inv.store_id = st.store_id) AS last_invite_at_store,
        inv_campaigns.by_campaign AS invites_by_campaign
-  FROM p_stats, ltv, by_category, v_stats, cases, dev, inv_stats, inv_campaigns
+  FROM st, p_stats, ltv, by_category, v_stats, cases, dev, inv_stats, inv_campaigns
   LEFT JOIN profile ON true
   LEFT JOIN d ON true
 """

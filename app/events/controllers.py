@@ -9,7 +9,7 @@ instead of failing its whole batch; the OpenAPI document still describes it
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Controller, Request, post
@@ -18,9 +18,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK
 
 from app.auth import requires
-from app.common import Caller, Now
+from app.common import principal_of, provide_now
 from app.customers.services import customer_id_of
-from app.db import Conn
 from app.events.schemas import EventBatch, EventResults, decode_envelope
 from app.events.services import DeviceRateLimiter, GeoView, ingest_events
 from app.problems import (
@@ -32,6 +31,9 @@ from app.problems import (
     problem_responses,
 )
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["EVENT_CONTROLLERS", "EventsController"]
 
@@ -113,9 +115,13 @@ class EventsController(Controller):
         ),
         responses={**problem_responses(400, 401, 403, 413, 422), **_RATE_LIMITED},
     )
-    async def post_events(
-        self, request: Request[Any, Any, Any], conn: Conn, principal: Caller, now: Now
-    ) -> EventResults:
+    async def post_events(self, request: Request[Any, Any, Any]) -> EventResults:
+        # The caller, the instant and the connection straight from the request and the pool,
+        # not as dependencies: Litestar resolves several in an anyio task group and cleans a
+        # generator one up through an exit stack, which cost this route (the app's busiest)
+        # a tenth of its time. The connection is taken only once the body is decoded.
+        principal = principal_of(request)
+        now = provide_now(request.app.state)
         settings: Settings = request.app.state.settings
         body = await request.body()
         try:
@@ -131,17 +137,19 @@ class EventsController(Controller):
             raise ValidationProblem.single(
                 "events", f"at most {settings.ingest.max_batch} events per request"
             )
-        geo = request.app.state.geo
-        answer = await ingest_events(
-            conn,
-            principal=principal,
-            customer_id=customer_id_of(principal),
-            raws=raws,
-            now=now,
-            geo=GeoView(index=geo.index, meta=geo.meta),
-            settings=settings.ingest,
-            limiter=_limiter(request),
-        )
+        state = request.app.state
+        pool: asyncpg.Pool = state.pool
+        async with pool.acquire() as conn:
+            answer = await ingest_events(
+                conn,
+                principal=principal,
+                customer_id=customer_id_of(principal),
+                raws=raws,
+                now=now,
+                geo=GeoView(index=state.geo.index, meta=state.geo.meta),
+                settings=settings.ingest,
+                limiter=_limiter(request),
+            )
         log.debug(
             "events: %d accepted, %d duplicate, %d rejected",
             answer.accepted,

@@ -1,16 +1,19 @@
 """Benchmark: event ingestion over HTTP against a bare Litestar JSON echo, in one run.
 
     python tests/bench/bench_ingest.py [--stores 10000] [--customers 100000] [--purchases 5]
-                                       [--seconds 10] [--connections 32]
+                                       [--seconds 10] [--connections 32] [--compare DIR ...]
     kairos bench ingest
 
 Seeds a fresh database (on ``KAIROS_DATABASE_URL``'s server, else an embedded pgserver) with
 stores in a 40 km x 40 km city, an 80 m-ish circle geofence each, five offers running
 everywhere, and customers with consents, a device and purchase history (COPY). Then starts
 the real server as a user would deploy it (``kairos serve``: uvicorn, one worker, default
-settings, rate limit on) and, on the same uvicorn settings, a bare Litestar app that
-decodes a JSON body and sends it back. The same client drives both: keep-alive
-connections, pre-encoded requests, a raw HTTP/1.1 loop in this process.
+settings, rate limit on) and, on the same uvicorn settings (event loop and HTTP parser
+included), a bare Litestar app that decodes a JSON body and sends it back. The same client
+drives both: keep-alive connections, pre-encoded requests, a raw HTTP/1.1 loop in this
+process. ``--compare DIR`` also serves another source tree of Kairos (e.g. the previous
+commit, ``git archive HEAD~1 | tar -x -C DIR``) on the same database, with bodies of its
+own, so a change is measured against its baseline in the same run.
 
 Workloads, each against both servers with the same bodies:
 
@@ -21,8 +24,11 @@ Workloads, each against both servers with the same bodies:
 
 For each: the peak (``--connections`` closed-loop connections for ``--seconds``), then an
 open-loop run at half the peak rate (latency counted from each request's intended start, so
-queueing is not hidden). Prints a markdown table. Goals: single-event ingest >= 25 % of the
-echo's requests/s; batch ingest >= 20,000 events/s; p99 <= 50 ms at half of peak load.
+queueing is not hidden). Besides rates and latencies, the CPU each request cost the server
+process and (embedded database only) the PostgreSQL processes, measured from /proc during
+the peak run: on a shared machine these move less than the rates do. Prints a markdown
+table and the load average. Goals: single-event ingest >= 25 % of the echo's requests/s;
+batch ingest >= 20,000 events/s; p99 <= 50 ms at half of peak load.
 """
 
 from __future__ import annotations
@@ -172,7 +178,9 @@ async def seed(
                 rows.clear()
         if rows:
             await conn.copy_records_to_table("purchases", records=rows, columns=columns)
-        await conn.execute("ANALYZE")
+        # Vacuumed now, so that autovacuum does not do it on the copied rows during the
+        # first measured run (it would bill that run's database CPU and slow it down).
+        await conn.execute("VACUUM ANALYZE")
         return world
     finally:
         await conn.close()
@@ -225,9 +233,10 @@ class Workload:
         return body
 
     def requests(
-        self, *, batch: int, count: int, duplicates: float = 0.02
+        self, *, batch: int, count: int, duplicates: float = 0.02, port: int | None = None
     ) -> list[tuple[bytes, bytes]]:
-        """``count`` (ingest request, echo request) pairs of ``batch`` events each."""
+        """``count`` (ingest request, echo request) pairs of ``batch`` events each
+        (``port``: of another Kairos server than the first)."""
         out: list[tuple[bytes, bytes]] = []
         now = dt.datetime.now(dt.UTC)
         for _ in range(count):
@@ -240,7 +249,7 @@ class Workload:
             body = json.dumps({"events": events}, separators=(",", ":")).encode()
             out.append(
                 (
-                    _request("/v1/events", body, self.port, self.token(customer)),
+                    _request("/v1/events", body, port or self.port, self.token(customer)),
                     _request("/echo", body, self.echo_port, None),
                 )
             )
@@ -265,6 +274,13 @@ class Run:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    server_cpu: float = 0.0  # seconds of CPU, the server process
+    db_cpu: float | None = None  # seconds of CPU, PostgreSQL (embedded server only)
+
+    def cpu_ms(self, seconds: float | None) -> str:
+        if seconds is None or not self.requests:
+            return "—"
+        return f"{seconds / self.requests * 1000:.2f}"
 
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
@@ -369,10 +385,24 @@ def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], seconds: fl
     raise RuntimeError(f"the server on port {port} did not become ready")
 
 
-def start_servers(
-    url: str, logs: Path, profile: Path | None = None
-) -> tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]:
-    port, echo_port = _free_port(), _free_port()
+def serving_options() -> list[str]:
+    """The event loop and HTTP parser ``kairos serve`` picks (``app.cli``), for the echo."""
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    http = "httptools" if find_spec("httptools") else "h11"
+    return ["--loop", loop, "--http", http]
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+
+
+def _kairos(name: str, tree: Path, url: str, logs: Path, profile: Path | None = None) -> Server:
+    port = _free_port()
     env = {
         **os.environ,
         "KAIROS_DATABASE_URL": url,
@@ -380,28 +410,88 @@ def start_servers(
         "KAIROS_PORT": str(port),
         "KAIROS_WORKERS": "1",
         "KAIROS_DATA_DIR": str(logs / "data"),
+        "PYTHONPATH": str(tree),
     }
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    kairos = subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, *profiler, "-m", "app.cli", "serve"],
-        cwd=ROOT,
+        cwd=tree,
         env=env,
-        stdout=(logs / "kairos.log").open("wb"),
+        stdout=(logs / f"kairos-{port}.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
-    # The same uvicorn settings as `kairos serve`: one worker, default loop and HTTP parser.
+    return Server(name, proc, port)
+
+
+def start_servers(
+    url: str, logs: Path, profile: Path | None = None, compare: tuple[Path, ...] = ()
+) -> tuple[list[Server], Server]:
+    """Kairos from this tree (and from each ``compare`` tree), and the echo."""
+    kairos = [_kairos("Kairos", ROOT, url, logs, profile)]
+    for tree in compare:
+        kairos.append(_kairos(f"Kairos ({tree.name})", tree.resolve(), url, logs))
+    echo_port = _free_port()
+    # The same uvicorn settings as `kairos serve`: one worker, its loop and HTTP parser.
     echo = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tests.bench.bench_ingest:echo_app", "--factory",
          "--host", "127.0.0.1", "--port", str(echo_port), "--workers", "1",
-         "--log-level", "info", "--proxy-headers"],
+         "--log-level", "info", "--proxy-headers", *serving_options()],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "KAIROS_JWT_SECRET": SECRET},
         stdout=(logs / "echo.log").open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip
-    _wait_ready(port, "/ready", kairos)
+    for server in kairos:
+        _wait_ready(server.port, "/ready", server.proc)
     _wait_ready(echo_port, "/echo", echo)
-    return kairos, port, echo, echo_port
+    return kairos, Server("bare Litestar echo", echo, echo_port)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def database_process(url: str) -> int | None:
+    """The embedded server's postmaster; None for another server (its CPU is not ours to
+    read)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    host = parse_qs(urlsplit(url).query).get("host", [""])[0]
+    pid_file = Path(host) / "postmaster.pid"
+    if not host or not pid_file.exists():
+        return None
+    try:
+        return int(pid_file.read_text().split()[0])
+    except ValueError:
+        return None
+
+
+def _database_cpu(postmaster: int) -> float:
+    """CPU seconds of the postmaster, its live backends and every child that has exited
+    (backends come and go with the pools' connections)."""
+    import psutil
+
+    try:
+        root = psutil.Process(postmaster)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            try:
+                child_times = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += child_times.user + child_times.system
+    except psutil.Error:
+        return 0.0
+    return total
 
 
 # The run -------------------------------------------------------------------------------------
@@ -421,36 +511,49 @@ def _line(row: Row) -> str:
         f"| {row.workload} | {row.target} | {peak.rate():,.0f} | "
         f"{peak.rate() * row.events_per_request:,.0f} | {peak.pct(0.50):.1f} | "
         f"{peak.pct(0.99):.1f} | {half.rate():,.0f} | {half.pct(0.50):.1f} | "
-        f"{half.pct(0.99):.1f} | {bad} |"
+        f"{half.pct(0.99):.1f} | {peak.cpu_ms(peak.server_cpu)} | {peak.cpu_ms(peak.db_cpu)} | "
+        f"{bad} |"
     )
 
 
 async def measure(
     name: str,
-    pairs: list[tuple[bytes, bytes]],
-    ports: tuple[int, int],
+    targets: list[tuple[Server, list[bytes]]],
     args: argparse.Namespace,
     events: int,
+    postmaster: int | None,
 ) -> list[Row]:
     rows = []
-    for target, which, port in (("kairos", 0, ports[0]), ("echo", 1, ports[1])):
-        requests = [p[which] for p in pairs]
-        warm = await drive(port, requests[:200], connections=8, seconds=2)
-        del warm
-        peak = await drive(port, requests, connections=args.connections, seconds=args.seconds)
+    for server, requests in targets:
+        await drive(server.port, requests[:200], connections=8, seconds=2)  # warm-up
+        requests = requests[200:]
+        cpu = _cpu_seconds([server.proc.pid])
+        db = _database_cpu(postmaster) if postmaster else None
+        peak = await drive(
+            server.port, requests, connections=args.connections, seconds=args.seconds
+        )
+        peak.server_cpu = _cpu_seconds([server.proc.pid]) - cpu
+        if postmaster and db is not None:
+            peak.db_cpu = _database_cpu(postmaster) - db
         half_rate = max(1.0, peak.rate() / 2)
         fresh = requests[peak.requests :] + requests[: peak.requests]
         half = await drive(
-            port, fresh, connections=args.connections, seconds=args.seconds, rate=half_rate
+            server.port, fresh, connections=args.connections, seconds=args.seconds, rate=half_rate
         )
-        rows.append(Row(name, target, peak, half, events))
-        print(f"  {name} {target}: {peak.rate():,.0f} req/s, statuses {peak.statuses}",
+        rows.append(Row(name, server.name, peak, half, events))
+        print(f"  {name} {server.name}: {peak.rate():,.0f} req/s, statuses {peak.statuses}, "
+              f"server CPU {peak.cpu_ms(peak.server_cpu)} ms/request, load {_load()}",
               file=sys.stderr, flush=True)  # fmt: skip
     return rows
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
+    load_before = _load()
     async with bench_database("kairos_bench_ingest") as url:
         started = time.perf_counter()
         zone = daytime_zone()
@@ -463,46 +566,68 @@ async def main(args: argparse.Namespace) -> None:
             flush=True,
         )
         with tempfile.TemporaryDirectory(prefix="kbench-ingest-") as tmp:
-            kairos, port, echo, echo_port = start_servers(url, Path(tmp), args.profile)
+            kairos, echo = start_servers(url, Path(tmp), args.profile, tuple(args.compare))
+            postmaster = database_process(url)
             try:
-                work = Workload(world, port, echo_port, rng)
-                guess_single = int(args.seconds * 4000)
-                single = work.requests(batch=1, count=guess_single)
-                rows = await measure("single event", single, (port, echo_port), args, 1)
-                del single
-                guess_batch = int(args.seconds * 600)
-                batches = work.requests(batch=100, count=guess_batch)
-                rows += await measure("100-event batch", batches, (port, echo_port), args, 100)
+                work = Workload(world, kairos[0].port, echo.port, rng)
+                rows: list[Row] = []
+                for name, batch, count in (
+                    ("single event", 1, int(args.seconds * 4000)),
+                    ("100-event batch", 100, int(args.seconds * 600)),
+                ):
+                    targets: list[tuple[Server, list[bytes]]] = []
+                    for n, server in enumerate(kairos):
+                        # Bodies of its own for each Kairos (one's events would be the
+                        # other's duplicates); the echo answers the first one's.
+                        pairs = work.requests(batch=batch, count=count, port=server.port)
+                        targets.append((server, [p[0] for p in pairs]))
+                        if n == 0:
+                            echo_requests = [p[1] for p in pairs]
+                        del pairs
+                    targets.append((echo, echo_requests))
+                    rows += await measure(name, targets, args, batch, postmaster)
+                    del targets, echo_requests
             finally:
-                for proc in (kairos, echo):
-                    proc.terminate()
-                for proc in (kairos, echo):
+                servers = [*kairos, echo]
+                for server in servers:
+                    server.proc.terminate()
+                for server in servers:
                     try:
-                        proc.wait(timeout=30)
+                        server.proc.wait(timeout=30)
                     except subprocess.TimeoutExpired:
-                        proc.kill()
+                        server.proc.kill()
             async with _connect(url) as conn:
                 stored = await conn.fetchval("SELECT count(*) FROM events")
                 decisions = await conn.fetchval("SELECT count(*) FROM decisions")
                 invites = await conn.fetchval("SELECT count(*) FROM invites")
 
     print()
-    print(f"Ingest vs a bare Litestar JSON echo, same uvicorn settings (1 worker), "
-          f"{args.connections} keep-alive connections, {args.seconds:.0f} s per run; "
-          f"{args.stores:,} stores, {args.customers:,} customers.")  # fmt: skip
+    print(f"Ingest vs a bare Litestar JSON echo, same uvicorn settings (1 worker, "
+          f"{' '.join(serving_options())}), {args.connections} keep-alive connections, "
+          f"{args.seconds:.0f} s per run; {args.stores:,} stores, {args.customers:,} customers; "
+          f"load average {load_before} before, {_load()} after (1, 5, 15 min), "
+          f"{os.cpu_count()} CPUs.")  # fmt: skip
     print()
     print("| workload | server | peak req/s | peak events/s | p50 ms | p99 ms | "
-          "half-load req/s | half p50 ms | half p99 ms | non-200 |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "half-load req/s | half p50 ms | half p99 ms | server CPU ms/req | "
+          "db CPU ms/req | non-200 |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(_line(row))
-    single_k, single_e, batch_k, _batch_e = rows
-    ratio = single_k.peak.rate() / single_e.peak.rate() if single_e.peak.rate() else 0
     print()
-    print(f"- single-event ingest / echo requests/s: {ratio:.0%} (goal >= 25 %)")
-    print(f"- batch ingest: {batch_k.peak.rate() * 100:,.0f} events/s (goal >= 20,000)")
-    print(f"- p99 at half of peak: single {single_k.half.pct(0.99):.1f} ms, batch "
-          f"{batch_k.half.pct(0.99):.1f} ms (goal <= 50 ms)")  # fmt: skip
+    for workload in ("single event", "100-event batch"):
+        mine = [r for r in rows if r.workload == workload]
+        echo_row = mine[-1]
+        for row in mine[:-1]:
+            if workload == "single event":
+                ratio = row.peak.rate() / echo_row.peak.rate() if echo_row.peak.rate() else 0
+                print(f"- {row.target}, single-event ingest / echo requests/s: {ratio:.0%} "
+                      "(goal >= 25 %)")  # fmt: skip
+            else:
+                print(f"- {row.target}, batch ingest: {row.peak.rate() * 100:,.0f} events/s "
+                      "(goal >= 20,000)")  # fmt: skip
+            print(f"- {row.target}, p99 at half of peak, {workload}: {row.half.pct(0.99):.1f} ms "
+                  "(goal <= 50 ms)")  # fmt: skip
     print(f"- stored: {stored:,} events, {decisions:,} decisions, {invites:,} invites")
 
 
@@ -530,6 +655,14 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
         "--profile", type=Path, help="run the Kairos server under cProfile, stats to this file"
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="also serve the Kairos source tree in DIR (e.g. an export of the previous commit)",
     )
     return parser.parse_args()
 

@@ -16,9 +16,13 @@ Then one transaction:
 3. **Process in ``occurred_at`` order**, in memory: quality (``stale`` / ``low_accuracy``:
    stored, nothing else), spoof flags, claims against the server's view, presence with
    hysteresis, and the triggers (enter, dwell, check-in).
-4. **Write** the events (and the enter / exit / dwell rows derived from them), presence and
-   tracking, then run the triggers through the policy, each decision and invite written in
-   the same transaction; the answers are stored with the events for replays.
+4. **Decide** the triggers one after another, in memory: the store's campaigns, the settings
+   and the customer's context are read once per store (one statement each), and each
+   trigger's context adds what the batch stored before its event and what the triggers
+   before it decided, exactly as reading it again would (``app.context.context_after``).
+5. **Write** everything in one statement: the events with their answers (kept for replays)
+   and the enter / exit / dwell rows derived from them, presence, tracking, the decisions
+   and their invites.
 
 Events of an erased customer are answered ``rejected`` / ``customer_erased`` and nothing is
 stored: the customer does not come back.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +44,9 @@ import msgspec
 from app import metrics
 from app.customers.services import ensure_customer
 from app.db import transaction
+from app.decisions.inputs import EventFacts
+from app.decisions.policy import decide
+from app.decisions.services.pipeline import DecisionRow, decision_row, load_decision_bases
 from app.decisions.settings import DEFAULT_SETTINGS
 from app.events import queries
 from app.events.schemas import (
@@ -59,7 +67,7 @@ from app.events.schemas import (
 from app.events.services._presence import Claim, Presence, Zone, advance, is_late, zone_of
 from app.events.services._ratelimit import DeviceRateLimiter
 from app.events.services._spoof import LastFix, is_jump, newer_fix
-from app.events.services._triggers import INVITING, Trigger, run_trigger
+from app.events.services._triggers import INVITING
 from app.problems import FieldError, ProblemError, field_from_message
 from geo.index import MAX_ACCURACY_M
 
@@ -174,6 +182,28 @@ class _Batch:
     tracking_dirty: bool = False
     derived: list[_Derived] = field(default_factory=list)
     pending: list[_Pending] = field(default_factory=list)
+
+
+class _EventRow(msgspec.Struct, kw_only=True, gc=False):
+    """An ``events`` row as :data:`~app.events.queries.WRITE_BATCH` takes it (JSON)."""
+
+    id: UUID
+    event_id: str
+    type: str
+    occurred_at: datetime
+    status: str
+    flags: list[str]
+    store_id: str | None = None
+    geofence_id: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+    accuracy_m: float | None = None
+    result: EventResult | None = None
+    device_id: str | None = None
+    speed_mps: float | None = None
+    claimed_geofence_id: str | None = None
+    claimed_store_id: str | None = None
+    derived_from: UUID | None = None
 
 
 # Decoding ------------------------------------------------------------------------------------
@@ -404,107 +434,196 @@ def _want(
 
 
 # Writing -------------------------------------------------------------------------------------
-def _json(result: EventResult) -> str:
-    return msgspec.json.encode(result).decode()
+_VISITS = frozenset({"checkin", "enter", "dwell"})  # app.context.VISIT_EVENT_TYPES
 
 
-def _event_columns(
-    items: Sequence[_Item], derived: Sequence[_Derived], with_answers: bool
-) -> list[list[Any]]:
-    """The events of ``items`` and the rows derived from them, as WRITE_BATCH's columns.
-
-    Answers are written with the events unless ``with_answers`` is false and the event
-    triggers decisions (its answer follows them).
-    """
-    columns: list[list[Any]] = [[] for _ in range(17)]
-    rows = {item.row_id for item in items}
-    for item in items:
+def _event_rows(stored: Sequence[_Item], derived: Sequence[_Derived]) -> list[_EventRow]:
+    """The events of ``stored``, with their answers, and the rows derived from them."""
+    rows = []
+    for item in stored:
         event = item.event
-        values: tuple[Any, ...] = (
-            item.row_id,
-            item.key,
-            event.type,
-            event.occurred_at,
-            event.lat,
-            event.lng,
-            event.accuracy_m,
-            item.store_id,
-            item.geofence_id,
-            "accepted" if item.stored_as == "current" else item.stored_as,
-            ",".join(sorted(item.flags)),
-            _json(item.result()) if with_answers or not item.triggers else None,
-            event.device_id,
-            event.speed_mps,
-            item.claimed_geofence,
-            item.claimed_store,
-            None,
+        rows.append(
+            _EventRow(
+                id=item.row_id,
+                event_id=item.key,
+                type=event.type,
+                occurred_at=event.occurred_at,
+                lat=event.lat,
+                lng=event.lng,
+                accuracy_m=event.accuracy_m,
+                store_id=item.store_id,
+                geofence_id=item.geofence_id,
+                status="accepted" if item.stored_as == "current" else item.stored_as,
+                flags=sorted(item.flags),
+                result=item.result(),
+                device_id=event.device_id,
+                speed_mps=event.speed_mps,
+                claimed_geofence_id=item.claimed_geofence,
+                claimed_store_id=item.claimed_store,
+            )
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    for row in derived:
-        if row.derived_from not in rows:
-            continue
-        values = (
-            row.row_id,
-            row.key,
-            row.type,
-            row.occurred_at,
-            None,
-            None,
-            None,
-            row.store_id,
-            row.geofence_id,
-            "derived",
-            ",".join(sorted(row.flags)),
-            None,
-            None,
-            None,
-            None,
-            None,
-            row.derived_from,
+    rows.extend(
+        _EventRow(
+            id=row.row_id,
+            event_id=row.key,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            store_id=row.store_id,
+            geofence_id=row.geofence_id,
+            status="derived",
+            flags=sorted(row.flags),
+            derived_from=row.derived_from,
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    return columns
-
-
-def _presence_columns(rows: Sequence[Presence]) -> list[list[Any]]:
-    return [
-        [r.geofence_id for r in rows],
-        [r.state for r in rows],
-        [r.entered_at for r in rows],
-        [r.last_seen_at for r in rows],
-        [r.exited_at for r in rows],
-        [r.invited_at for r in rows],
-    ]
+        for row in derived
+    )
+    return rows
 
 
 async def _write(
     conn: DbConnection,
     customer_id: str,
     now: datetime,
-    *,
-    events: list[list[Any]] | None = None,
-    batch: _Batch | None = None,
-    answers: Sequence[_Item] = (),
+    stored: Sequence[_Item],
+    batch: _Batch,
+    decisions: Sequence[DecisionRow],
 ) -> None:
-    empty: list[list[Any]] = [[] for _ in range(17)]
-    rows = [r for r in batch.rows.values() if r.dirty] if batch is not None else []
-    fix = batch.last_fix if batch is not None else None
-    await conn.fetchrow(
-        queries.WRITE_BATCH,
+    fix = batch.last_fix
+    await conn.execute(
+        queries.WRITE_BATCH_DECIDED if decisions else queries.WRITE_BATCH,
         customer_id,
         now,
-        *(events or empty),
-        *_presence_columns(rows),
+        _event_rows(stored, batch.derived),
+        # Presence rows as they are (a dataclass: JSON objects whose extra keys are ignored).
+        [row for row in batch.rows.values() if row.dirty],
         fix.lat if fix else None,
         fix.lng if fix else None,
         fix.at if fix else None,
-        batch.presence_at if batch is not None else None,
-        batch is not None and batch.tracking_dirty,
-        [item.row_id for item in answers],
-        [_json(item.result()) for item in answers],
+        batch.presence_at,
+        batch.tracking_dirty,
+        *((decisions,) if decisions else ()),
     )
+
+
+# Deciding ------------------------------------------------------------------------------------
+def _trigger_stores(items: Sequence[_Item], geo: GeoView) -> list[str]:
+    """Every store a trigger of ``items`` may be at, but for those the customer is inside
+    already (the state statement adds them): of the geofences matched or claimed, and the
+    stores claimed."""
+    stores: set[str] = set()
+    for item in items:
+        for geofence_id in (*item.matches, item.claimed_geofence):
+            if geofence_id is not None and (meta := geo.meta.get(geofence_id)):
+                stores.add(meta.store_id)
+        if item.claimed_store is not None:
+            stores.add(item.claimed_store)
+    return sorted(stores)
+
+
+def _visits_of(item: _Item, derived: Sequence[_Derived]) -> list[tuple[datetime, str, int]]:
+    """``(occurred_at, store_id, row id as an int)`` of the visit rows ``item`` stores (its own
+    and those derived from it), as the context counts visits."""
+    visits = []
+    event = item.event
+    if event.type in _VISITS and item.store_id is not None:
+        visits.append((event.occurred_at, item.store_id, item.row_id.int))
+    visits.extend(
+        (row.occurred_at, row.store_id, row.row_id.int)
+        for row in derived
+        if row.type in _VISITS and row.store_id is not None
+    )
+    return visits
+
+
+async def _decide_triggers(
+    conn: DbConnection,
+    customer_id: str,
+    stored: Sequence[_Item],
+    batch: _Batch,
+    zones: Mapping[str, str],
+    now: datetime,
+) -> list[DecisionRow]:
+    """Decide the batch's triggers in order; each sees the history before its own event.
+
+    Its context is the store's, read once for the batch before anything is written, plus
+    the visit rows of the events up to and including the trigger's own (but for the
+    trigger's row itself) and the invites and holdouts decided before it
+    (:meth:`~app.decisions.services.pipeline.DecisionBase.inputs`): what reading it again
+    after writing those would give, the customer being locked.
+    """
+    derived: dict[UUID, list[_Derived]] = {}
+    for derived_row in batch.derived:
+        derived.setdefault(derived_row.derived_from, []).append(derived_row)
+    visits_by_item = [_visits_of(item, derived.get(item.row_id, ())) for item in stored]
+    visited = sorted({store for visits in visits_by_item for _, store, _ in visits})
+    position = {id(item): n for n, item in enumerate(stored)}
+    bases = await load_decision_bases(
+        conn,
+        customer_id=customer_id,
+        store_ids=list(dict.fromkeys(pending.store_id for pending in batch.pending)),
+        now=now,
+        zones=zones,
+        check_stores=visited,
+    )
+    visits: list[tuple[datetime, str, int]] = []
+    contacts: list[tuple[str | None, str | None]] = []
+    rows: list[DecisionRow] = []
+    done = 0
+    for pending in batch.pending:
+        upto = position[id(pending.item)] + 1
+        for item_visits in visits_by_item[done:upto]:
+            visits.extend(item_visits)
+        done = max(done, upto)
+        store_id = pending.store_id
+        base = bases.get(store_id)
+        if base is None:
+            log.info("store %s is gone; no decision for its %s", store_id, pending.kind)
+            continue
+        item = pending.item
+        event = item.event
+        facts = EventFacts(
+            kind=pending.kind,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            event_id=pending.event_row_id,
+            accuracy_m=event.accuracy_m,
+            flags=frozenset(item.flags),
+            already_inside=pending.was_inside and pending.visit in batch.invited_visits,
+            geofence_id=pending.geofence_id,
+        )
+        own = pending.event_row_id.int
+        inputs = base.inputs(
+            facts,
+            visits=[
+                (at, store)
+                for at, store, row in visits
+                if row != own and store in base.stores_found
+            ],
+            contacts=contacts,
+        )
+        decision = decide(inputs, now)
+        row = decision_row(decision, inputs)
+        rows.append(row)
+        codes = list(decision.reason_codes)
+        metrics.DECISIONS.labels(decision.outcome, codes[0]).inc()
+        item.decisions.append(
+            EventDecision(
+                decision_id=row.id,
+                trigger=pending.kind,
+                store_id=store_id,
+                geofence_id=pending.geofence_id,
+                outcome=decision.outcome,
+                reason_codes=codes,
+                invite_id=row.invite_id,
+            )
+        )
+        if decision.outcome in INVITING:
+            contacts.append((decision.campaign_id, decision.store_id))
+            batch.invited_visits.add(pending.visit)
+            presence = batch.rows.get(pending.geofence_id)
+            if presence is not None and presence.inside and presence.entered_at == pending.visit[1]:
+                presence.invited_at = now
+                presence.dirty = True
+    return rows
 
 
 # The pipeline --------------------------------------------------------------------------------
@@ -598,6 +717,7 @@ async def ingest_events(
         await _ingest_items(conn, principal, customer_id, items, results, now, geo, settings)
 
     types = {index: event.type for index, event in decoded}
+    counted: Counter[tuple[str, str]] = Counter()
     for index, result in enumerate(results):
         assert result is not None
         if result.status == "rejected":
@@ -606,7 +726,9 @@ async def ingest_events(
             label = "duplicate"
         else:
             label = "accepted" if result.stored_as == "current" else str(result.stored_as)
-        metrics.EVENTS.labels(types.get(index, "unknown"), label).inc()
+        counted[(types.get(index, "unknown"), label)] += 1
+    for labels, count in counted.items():  # one update per kind: labels() is not cheap
+        metrics.EVENTS.labels(*labels).inc(count)
     done = [r for r in results if r is not None]
     return EventResults(
         results=done,
@@ -637,7 +759,11 @@ async def _ingest_items(
             await conn.fetchval(queries.LOCK_CUSTOMER, customer_id)
         matched = sorted({g for item in items for g in item.matches})
         state = await conn.fetchrow(
-            queries.BATCH_STATE, customer_id, [item.key for item in items], matched
+            queries.BATCH_STATE,
+            customer_id,
+            [item.key for item in items],
+            matched,
+            _trigger_stores(items, geo),
         )
         assert state is not None  # one row, whatever is stored
         batch, seen = _load_batch(state)
@@ -666,59 +792,14 @@ async def _ingest_items(
             else:
                 _process(item, batch, geo, settings, now)
 
-        # Each decision sees the history before its event: the events are written in
-        # segments, up to and including the trigger's own event, just before it is decided.
-        # Without triggers (most batches) everything is one statement.
-        done = 0
-        position = {id(item): n for n, item in enumerate(stored)}
-        for pending in batch.pending:
-            upto = position[id(pending.item)] + 1
-            if upto > done:
-                segment = stored[done:upto]
-                await _write(
-                    conn, customer_id, now, events=_event_columns(segment, batch.derived, False)
-                )
-                done = upto
-            await _decide(conn, customer_id, pending, batch, now)
-        await _write(
-            conn,
-            customer_id,
-            now,
-            events=_event_columns(stored[done:], batch.derived, True),
-            batch=batch,
-            answers=[item for item in stored[:done] if item.triggers],
-        )
+        decisions: list[DecisionRow] = []
+        if batch.pending:
+            zones = {store_id: zone for store_id, zone in state["zones"] or ()}
+            decisions = await _decide_triggers(conn, customer_id, stored, batch, zones, now)
+        await _write(conn, customer_id, now, stored, batch, decisions)
     for item in stored:
         results[item.index] = item.result()
     for item, original in duplicates:
         results[item.index] = msgspec.structs.replace(
             original.result(), status="duplicate", event_id=item.event.event_id
         )
-
-
-async def _decide(
-    conn: DbConnection, customer_id: str, pending: _Pending, batch: _Batch, now: datetime
-) -> None:
-    item = pending.item
-    event = item.event
-    trigger = Trigger(
-        kind=pending.kind,
-        store_id=pending.store_id,
-        geofence_id=pending.geofence_id,
-        event_row_id=pending.event_row_id,
-        item=item.index,
-        occurred_at=event.occurred_at,
-        accuracy_m=event.accuracy_m,
-        flags=frozenset(item.flags),
-        already_inside=pending.was_inside and pending.visit in batch.invited_visits,
-    )
-    summary = await run_trigger(conn, customer_id=customer_id, trigger=trigger, now=now)
-    if summary is None:
-        return
-    item.decisions.append(summary)
-    if summary.outcome in INVITING:
-        batch.invited_visits.add(pending.visit)
-        row = batch.rows.get(pending.geofence_id)
-        if row is not None and row.inside and row.entered_at == pending.visit[1]:
-            row.invited_at = now
-            row.dirty = True
