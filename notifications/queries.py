@@ -23,6 +23,7 @@ __all__ = [
     "NEXT_DUE",
     "POLICY_SETTINGS",
     "PURGE_LOCATIONS",
+    "PURGE_TRACKING",
     "PURGE_WEBHOOK_IDS",
     "QUEUE_STATS",
     "RECLAIM",
@@ -213,6 +214,21 @@ SELECT (SELECT count(*) FROM deleted) AS deleted, (SELECT count(*) FROM scrubbed
 """
 """$1 cut-off instant, $2 batch size. A bare location fix goes; an event a decision rests on
 (or a check-in, enter, exit, dwell) stays, without its coordinates."""
+
+PURGE_TRACKING = """
+WITH old AS (
+    SELECT customer_id FROM customer_tracking
+     WHERE fixed_at < $1
+     LIMIT $2
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE customer_tracking t SET lat = NULL, lng = NULL, fixed_at = NULL
+  FROM old
+ WHERE t.customer_id = old.customer_id
+"""
+"""$1 cut-off instant, $2 batch size. The latest trusted fix kept per customer for the jump
+check is a location too: past retention it goes (``presence_at`` stays, it holds no place;
+a jump cannot be judged across a gap that long anyway)."""
 
 PURGE_WEBHOOK_IDS = """
 DELETE FROM processed_webhooks

@@ -9,7 +9,8 @@
 * ``invite_expiry`` (same interval): pending invites past ``send_by`` become ``expired``
   with ``send_by_passed``; processed receipt ids older than a day are forgotten.
 * ``location_retention`` (every ``KAIROS_WORKER_RETENTION_INTERVAL``): raw locations older
-  than ``KAIROS_LOCATION_RETENTION_DAYS`` are purged in bounded batches.
+  than ``KAIROS_LOCATION_RETENTION_DAYS`` are purged in bounded batches: bare fixes deleted,
+  other events and each customer's last trusted fix stripped of their coordinates.
 * ``queue_stats`` (every 5 s): the queue depth and oldest-due-age gauges.
 
 The shared jobs run **once per period across all workers**: each takes a PostgreSQL
@@ -90,6 +91,11 @@ async def record_dwell_event(conn: Any, due: DwellDue, now: datetime) -> None:
         due.store_id,
         due.geofence_id,
     )
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``UPDATE 42``."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 def _lock_key(job: str) -> int:
@@ -251,6 +257,11 @@ class PeriodicJobs:
             deleted += row["deleted"]
             scrubbed += row["scrubbed"]
             if row["deleted"] + row["scrubbed"] < _BATCH:
+                break
+        for _ in range(_MAX_BATCHES_PER_RUN):
+            cleared = _count(await conn.execute(queries.PURGE_TRACKING, cutoff, _BATCH))
+            scrubbed += cleared
+            if cleared < _BATCH:
                 break
         if deleted or scrubbed:
             log.info("location retention: %d fixes deleted, %d events scrubbed", deleted, scrubbed)

@@ -87,6 +87,19 @@ async def test_retention_purges_old_fixes_and_scrubs_old_locations(
             kind,
             at,
         )
+    await make_customer(db, "c2")
+    for customer, fixed in (("c1", old), ("c2", recent)):
+        await db.execute(
+            """INSERT INTO customer_tracking (customer_id, lat, lng, fixed_at, presence_at)
+               VALUES ($1, 51.5, -0.1, $2, $2)""",
+            customer,
+            fixed,
+        )
     assert await jobs.run_shared("location_retention") is True
     rows = {r["event_id"]: r["lat"] for r in await db.fetch("SELECT event_id, lat FROM events")}
     assert rows == {"old-checkin": None, "new-fix": 51.5}
+    tracking = {
+        r["customer_id"]: (r["lat"], r["lng"], r["fixed_at"], r["presence_at"])
+        for r in await db.fetch("SELECT * FROM customer_tracking")
+    }
+    assert tracking == {"c1": (None, None, None, old), "c2": (51.5, -0.1, recent, recent)}
