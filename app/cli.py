@@ -32,6 +32,19 @@ def _configure_logging(level: str) -> None:
     logging.config.dictConfig(log_config(level))
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit, so that exit handlers run (the embedded PostgreSQL
+    stops with its last user). uvicorn handles the signal itself while it serves, shuts down
+    gracefully, then raises it again once the previous handler is back: without this one the
+    default action would end the process there and leave the database running."""
+    import signal
+
+    def _exit(signum: int, _frame: object) -> None:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -40,6 +53,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.migrate import migrate_url
 
     settings.check_production_ready()
+    _exit_on_sigterm()
     started = time.perf_counter()
     target = resolve_database(settings)
     print(f"kairos: using {target.description}", file=sys.stderr, flush=True)

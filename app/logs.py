@@ -49,5 +49,8 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn": {"level": level, "handlers": [], "propagate": True},
             "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
             "uvicorn.access": {"level": level, "handlers": [], "propagate": True},
+            # APScheduler logs every run of every job at INFO (the worker's fallback poll runs
+            # several times a second): only its warnings, unless everything is asked for.
+            "apscheduler": {"level": level if level == "DEBUG" else "WARNING"},
         },
     }

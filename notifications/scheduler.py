@@ -98,6 +98,17 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
+async def _unlock(conn: Any, job: str) -> None:
+    """Release ``job``'s session-level lock. Pooled connections are not reset on release
+    (``app.db.create_pool``), so a lock that cannot be released must not go back to the pool
+    held: the connection is closed instead, and the server drops the lock with the session."""
+    try:
+        await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_NAMESPACE, _lock_key(job))
+    except BaseException:
+        conn.terminate()
+        raise
+
+
 def _lock_key(job: str) -> int:
     value = zlib.crc32(job.encode())
     return value - (1 << 32) if value >= (1 << 31) else value
@@ -205,14 +216,12 @@ class PeriodicJobs:
                         metrics.SCHEDULED_JOB_RUNS.labels(job, "skipped").inc()
                         return False
                     self.runs.append((job, slot))
-                    log.info("job %s ran for period %d", job, slot)
+                    log.debug("job %s ran for period %d", job, slot)
                     await body(conn, now)
                     metrics.SCHEDULED_JOB_RUNS.labels(job, "ran").inc()
                     return True
                 finally:
-                    await conn.execute(
-                        "SELECT pg_advisory_unlock($1, $2)", LOCK_NAMESPACE, _lock_key(job)
-                    )
+                    await _unlock(conn, job)
         except DB_ERRORS as exc:
             log.warning("job %s could not run (%s)", job, type(exc).__name__)
             metrics.SCHEDULED_JOB_RUNS.labels(job, "error").inc()

@@ -111,3 +111,63 @@ async def test_ready_turns_503_when_database_stops_and_200_after_restart(tmp_pat
             assert statuses[-1] == 200, statuses
     finally:
         await asyncio.to_thread(server.cleanup)
+
+
+def _postmaster_running(pgdata: Path) -> bool:
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    return info is not None and info.is_running()
+
+
+@pytest.mark.slow
+async def test_sigterm_to_serve_stops_the_embedded_server_it_started(tmp_path: Path) -> None:
+    """`kairos serve` on the embedded database, then SIGTERM (what a service manager sends):
+    the server exits and the database it started stops with it, instead of running on."""
+    import signal
+    import socket
+    import sys
+
+    import httpx
+
+    data_dir = Path(f"/tmp/kairos-term-{uuid.uuid4().hex[:8]}")
+    pgdata = data_dir / "pgdata"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KAIROS_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env |= {"KAIROS_DATA_DIR": str(data_dir), "KAIROS_JWT_SECRET": TEST_SECRET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):  # the first start runs initdb and the migrations
+                assert proc.poll() is None, "kairos serve exited before it was ready"
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("kairos serve never became ready")
+        assert _postmaster_running(pgdata)
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait, 60)
+        assert code == 128 + signal.SIGTERM
+        for _ in range(100):  # pg_ctl stop returns once the postmaster is gone; allow a beat
+            if not _postmaster_running(pgdata):
+                break
+            await asyncio.sleep(0.1)
+        assert not _postmaster_running(pgdata)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _stop_quietly(pgdata)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)

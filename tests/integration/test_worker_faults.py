@@ -171,7 +171,7 @@ async def test_two_workers_share_the_outbox_and_the_periodic_jobs(
         KAIROS_WORKER_BATCH_SIZE="20",
         KAIROS_WORKER_SWEEP_INTERVAL="0.5",
         KAIROS_WORKER_RETENTION_INTERVAL="0.5",
-        KAIROS_LOG_LEVEL="info",
+        KAIROS_LOG_LEVEL="debug",  # each job run is logged at DEBUG
     )
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
     workers = [_spawn(env, log) for log in logs]
