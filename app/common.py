@@ -111,6 +111,11 @@ class Payload(msgspec.Struct, kw_only=True, frozen=True):
                 problem = instant_problem(value)
                 if problem is not None:
                     raise ValueError(f"invalid field `{name}`: {problem}")
+                if value.utcoffset():
+                    # Kept in UTC from here on: the offset says nothing the instant does not,
+                    # and PostgreSQL reads offsets only up to ±15:59 where RFC 3339 allows
+                    # ±23:59 (an instant sent to it as text, e.g. inside JSON, would fail).
+                    msgspec.structs.force_setattr(self, name, value.astimezone(UTC))
 
 
 Locale = Annotated[

@@ -286,6 +286,50 @@ async def test_instants_outside_1970_2200_are_a_422_naming_the_field(
             assert problem["errors"][0]["field"] == field
 
 
+async def test_offsets_up_to_rfc3339s_23_59_are_the_instant_they_name(
+    world: None, client: Client, auth: TokenFactory, db: asyncpg.Connection
+) -> None:
+    """RFC 3339 allows offsets up to ±23:59, PostgreSQL reads them only up to ±15:59: every
+    instant is kept in UTC once decoded, so an extreme offset is just the instant it names,
+    on every route and also inside an events batch (where a failure would cost the batch)."""
+    import datetime as dt
+
+    # 2025-06-01 12:00 UTC, written at the extremes.
+    for instant in ("2025-06-02T11:59:00+23:59", "2025-05-31T12:01:00-23:59"):
+        for path, body, field in INSTANT_CASES:
+            method = "POST" if path in ("/v1/purchases", "/v1/deliveries") else "PUT"
+            if path == "/v1/purchases":
+                body = order(
+                    order_id=f"order-{uuid.uuid4().hex[:8]}",
+                    customer_id="customer-1",
+                    store_id="store-1",
+                )
+            sent = {**body, field: instant}
+            response = await client.request(method, path, json=sent, headers=auth("admin"))
+            assert response.is_success, (path, instant, response.text)
+        event = {
+            "type": "fix",
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": instant,
+            "lat": 40.0,
+            "lng": 40.0,
+            "accuracy_m": 10,
+            "device_id": "device-1",
+            "is_mocked": False,
+        }
+        response = await client.post(
+            "/v1/events",
+            json={"events": [event, {**event, "event_id": str(uuid.uuid4())}]},
+            headers=auth("customer", sub="customer-1"),
+        )
+        assert response.status_code == 200, response.text
+        assert [r["status"] for r in response.json()["results"]] == ["accepted", "accepted"]
+        stored = await db.fetchval(
+            "SELECT occurred_at FROM events WHERE event_id = $1", event["event_id"]
+        )
+        assert stored == dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
 def test_every_request_body_with_an_instant_checks_its_range() -> None:
     """A body type with a datetime field must derive from app.common.Payload (which checks
     the range while decoding), at any depth: a new route cannot forget it."""
