@@ -65,12 +65,15 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # skip the migration check they would repeat.
     os.environ["KAIROS_DATABASE_URL"] = target.url
     os.environ["KAIROS_MIGRATE_ON_START"] = "false"
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
     if args.demo:  # development only: seed an empty database, start the demo's push relay
         from app.demo.commands import serve_demo
 
-        serve_demo(settings, target.url, os.environ)
-    host = args.host or settings.server.host
-    port = args.port or settings.server.port
+        # The relay (a process of its own) reads the server's address from the environment
+        # to post its receipts back: hand it the one given on the command line.
+        os.environ["KAIROS_HOST"], os.environ["KAIROS_PORT"] = host, str(port)
+        serve_demo(Settings.from_env(dict(os.environ)), target.url, os.environ)
     workers = args.workers or settings.server.workers
     if workers > 1 and settings.worker.metrics_multiproc_dir is None:
         # prometheus-client shares values between processes through files: give the workers
