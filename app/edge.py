@@ -23,7 +23,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import msgspec
@@ -325,6 +325,8 @@ class RouteTable:
     ) -> None:
         entries = []
         for template, methods in templates.items():
+            if "GET" in methods:  # answered at the edge: a GET without its body
+                methods = methods | {"HEAD"}
             params = len(_PARAM.findall(template))
             literal_parts = _PARAM.split(template)
             pattern = "^" + "[^/]+".join(re.escape(part) for part in literal_parts) + "$"
@@ -365,6 +367,19 @@ def _method_problem(method: str, allowed: frozenset[str], instance: str) -> Prob
     )
 
 
+def _without_body(send: Send) -> Send:
+    """``send`` for a HEAD request: the response's start as it is, its content dropped."""
+
+    async def head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return head
+
+
 class EdgeGuard:
     """ASGI wrapper applied around the whole Litestar application (see the module docstring).
 
@@ -397,6 +412,7 @@ class EdgeGuard:
                 message["headers"] = headers
             await send(message)
 
+        respond: Send = send_with_id
         try:
             problem = _target_problem(scope)
             if problem is not None:
@@ -420,9 +436,15 @@ class EdgeGuard:
                     problem = _method_problem(method, allowed, _safe_path(scope))
                     await _send_problem(send, problem, [allow_header, id_header])
                     return
+                if method == "HEAD":
+                    # RFC 9110: the GET answer without its content (status and headers as
+                    # they are, Content-Length included); the app only ever sees the GET.
+                    scope = cast("Scope", {**scope, "method": "GET"})
+                    method = "GET"
+                    respond = _without_body(send_with_id)
                 problem = self._unknown_query(scope, method)
                 if problem is not None:
-                    await _send_problem(send, problem, [id_header])
+                    await _send_problem(respond, problem, [])
                     return
             if scope.get("method", "GET") in _BODY_METHODS:
                 instance = _safe_path(scope)
@@ -438,7 +460,7 @@ class EdgeGuard:
                     await _send_problem(send, problem, [id_header])
                     return
                 receive = self._replay(body, receive)
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, respond)
         finally:
             REQUEST_ID.reset(token)
 

@@ -207,6 +207,8 @@ async def test_options_answers_with_the_complete_allow(auth: TokenFactory) -> No
         for template in TEMPLATES:
             route = next(r for r in ROUTES if r.template == template)
             expected = {r.method for r in ROUTES if r.template == template} | {"OPTIONS"}
+            if "GET" in expected:
+                expected.add("HEAD")
             for headers in ({}, _headers(route, auth)):
                 response = await client.options(route.path(), headers=headers)
                 assert response.status_code == 204, (template, response.text)
@@ -218,6 +220,30 @@ async def test_options_answers_with_the_complete_allow(auth: TokenFactory) -> No
                 assert set(response.headers["allow"].split(", ")) == expected
                 if method != "HEAD":  # a HEAD answer has no body
                     _assert_problem(response, f"{method} {template}", {405})
+
+
+async def test_head_is_the_get_answer_without_its_content(
+    world: None, client: Client, auth: TokenFactory
+) -> None:
+    """Every GET route answers HEAD (RFC 9110: load balancers and uptime checks use it)
+    with the status and headers of the GET and no content; the app only sees the GET."""
+    gets = [r for r in ROUTES if r.method == "GET"]
+    assert len(gets) >= 10
+    for route in gets:
+        headers = _headers(route, auth)
+        got = await client.get(route.path(), headers=headers)
+        head = await client.head(route.path(), headers=headers)
+        assert head.status_code == got.status_code, (str(route), got.text)
+        assert head.headers.get("content-type") == got.headers.get("content-type"), str(route)
+        assert head.content == b"", str(route)
+        again = await client.get(route.path(), headers=headers)
+        if len(again.content) == len(got.content):  # not e.g. /metrics, whose counters move
+            assert head.headers["content-length"] == str(len(got.content)), str(route)
+        assert head.headers["x-request-id"] != got.headers["x-request-id"]
+    # A bad query is refused for HEAD as for GET, and without a body either.
+    bad = await client.head("/v1/stores?nope=1", headers=auth("admin"))
+    assert bad.status_code == 400
+    assert bad.content == b""
 
 
 def _forged_claims() -> Iterator[dict[str, Any]]:
