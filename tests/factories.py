@@ -136,12 +136,13 @@ async def event_world(
     dwell_seconds: int = 120,
     spacing_m: float = 5000.0,
     campaign: dict[str, Any] | None = None,
+    device: tuple[str, str] | None = None,
 ) -> None:
     """What an app event needs to lead to an invite, made through the API: London stores
     (``s1`` at ``LONDON``, the others ``spacing_m`` apart eastwards) with an 80 m geofence
     ``g-<store>``, a 10.00 @ 80 % offer ``blend`` there (no holdout, no per-campaign cap),
-    and a reachable customer with both consents and a device. Returns once the app's geo
-    index has the geofences."""
+    and a reachable customer with both consents and a device (``device``: its platform and
+    token, an FCM one by default). Returns once the app's geo index has the geofences."""
     admin = auth("admin")
     for n, store_id in enumerate(stores):
         where = moved(LONDON["lat"], LONDON["lng"], east_m=spacing_m * n)
@@ -176,9 +177,10 @@ async def event_world(
         headers=auth("integration"),
     )
     assert response.status_code in (200, 201), response.text
+    platform, token = device or ("fcm", f"fcm-token-{customer}-0123456789")
     response = await client.post(
         "/v1/me/devices",
-        json={"platform": "fcm", "token": f"fcm-token-{customer}-0123456789"},
+        json={"platform": platform, "token": token},
         headers=auth("customer", sub=customer),
     )
     assert response.status_code in (200, 201), response.text
