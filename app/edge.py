@@ -110,13 +110,16 @@ def _path(stack: list[list[Any]]) -> str:
     return out or "body"
 
 
+_NUL_PROBLEM = "must not contain the NUL character (\\u0000)"
+
+
 def _string_problem(token: str) -> str | None:
     try:
         value = json.loads(token)
     except ValueError:
         return None  # malformed: the body decoder reports it
     if "\x00" in value:
-        return "must not contain the NUL character (\\u0000)"
+        return _NUL_PROBLEM
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -153,12 +156,29 @@ def _suspect(text: str) -> bool:
     )
 
 
-def find_json_problem(text: str) -> tuple[str, str] | None:
+def _in_items(stack: list[list[Any]], items: str | None) -> bool:
+    """Whether the token being read lies in an element of the top-level array ``items``."""
+    return (
+        items is not None
+        and len(stack) >= 2
+        and stack[0][0] == "obj"
+        and stack[0][1] == items
+        and stack[1][0] == "arr"
+    )
+
+
+def find_json_problem(text: str, items: str | None = None) -> tuple[str, str] | None:
     """The first field that no route could store, as ``(path, message)``; None if clean.
 
     Checks every string (keys included) for NUL and lone surrogates, every number for range,
     and the nesting depth. Malformed JSON is not this function's business: it returns None
     and the body decoder answers 400.
+
+    Args:
+        items: The top-level array whose elements the route validates one by one (the
+            events of a batch): a NUL or a number out of range inside one of them is left
+            to the route, which rejects that element alone. Lone surrogates (the body
+            decoder cannot read past one) and the depth still count for the whole body.
     """
     depth_exceeded = json_depth(text) > JSON_MAX_DEPTH
     if not depth_exceeded and not _suspect(text):
@@ -191,15 +211,15 @@ def find_json_problem(text: str) -> tuple[str, str] | None:
                     top[1] = json.loads(lexeme)
                 except ValueError:
                     top[1] = "?"
-                if problem:
+                if problem and not (_NUL_PROBLEM in problem and _in_items(stack, items)):
                     return _path(stack), f"field name {problem}"
             else:
                 problem = _string_problem(lexeme)
-                if problem:
+                if problem and not (_NUL_PROBLEM in problem and _in_items(stack, items)):
                     return _path(stack), problem
         elif kind == "num":
             problem = _number_problem(lexeme)
-            if problem:
+            if problem and not _in_items(stack, items):
                 return _path(stack), problem
     return None
 
@@ -322,6 +342,7 @@ class RouteTable:
         self,
         templates: dict[str, set[str]],
         query: dict[tuple[str, str], frozenset[str]] | None = None,
+        items: dict[tuple[str, str], str] | None = None,
     ) -> None:
         entries = []
         for template, methods in templates.items():
@@ -336,6 +357,7 @@ class RouteTable:
         entries.sort(key=lambda e: e[0])  # static templates win over parametrised ones
         self._entries = entries
         self._query = query or {}
+        self._items = items or {}
 
     def _entry(self, path: str) -> tuple[frozenset[str], str] | None:
         path = path.rstrip("/") or "/"
@@ -355,6 +377,12 @@ class RouteTable:
         if entry is None:
             return None
         return self._query.get((entry[1], method))
+
+    def items(self, path: str, method: str) -> str | None:
+        """The top-level array of the operation's body whose elements it validates one by
+        one (``opt={"edge_items": ...}`` on the handler), if any."""
+        entry = self._entry(path)
+        return None if entry is None else self._items.get((entry[1], method))
 
 
 def _method_problem(method: str, allowed: frozenset[str], instance: str) -> Problem:
@@ -455,7 +483,8 @@ class EdgeGuard:
                         send, _too_large(instance, self.max_body_bytes), [id_header]
                     )
                     return
-                problem = self._body_problem(body, instance)
+                items = self.routes.items(scope.get("path", "/"), str(scope.get("method")))
+                problem = self._body_problem(body, instance, items)
                 if problem is not None:
                     await _send_problem(send, problem, [id_header])
                     return
@@ -522,14 +551,14 @@ class EdgeGuard:
         return b"".join(chunks)
 
     @staticmethod
-    def _body_problem(body: bytes, instance: str) -> Problem | None:
+    def _body_problem(body: bytes, instance: str, items: str | None = None) -> Problem | None:
         if not body:
             return None
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             return _malformed(instance, f"The request body is not valid UTF-8 (byte {exc.start}).")
-        found = find_json_problem(text)
+        found = find_json_problem(text, items)
         if found is None:
             return None
         field, message = found

@@ -159,12 +159,17 @@ def _lifespan(settings: Settings) -> Any:
 
 def _route_table(app: Litestar) -> RouteTable:
     templates: dict[str, set[str]] = {}
+    items: dict[tuple[str, str], str] = {}
     for route in app.routes:
         methods = getattr(route, "methods", None)
         if methods:
             # "/v1/stores/{store_id:str}" -> "/v1/stores/{store_id}"
             templates.setdefault(route.path_format, set()).update(methods)
-    return RouteTable(templates, query_parameters(openapi_dict(app)))
+        for handler in getattr(route, "route_handlers", ()):
+            if name := handler.opt.get("edge_items"):
+                for method in handler.http_methods:
+                    items[(route.path_format, method)] = name
+    return RouteTable(templates, query_parameters(openapi_dict(app)), items)
 
 
 def create_app(

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -134,6 +135,51 @@ async def test_one_bad_event_never_costs_the_good_ones(
     assert results[3]["errors"][0]["field"] == "events[3].type"
     assert (answer["accepted"], answer["rejected"]) == (1, 3)
     assert [r["event_id"] for r in await stored(db)] == [good["event_id"]]
+
+
+async def test_unstorable_values_inside_one_event_cost_only_that_event(
+    world: None, client: Client, auth: TokenFactory, db: asyncpg.Connection
+) -> None:
+    """The edge refuses a NUL or a number beyond ±(2**53 - 1) in any body; inside a batch it
+    leaves them to the route, which rejects the event that carries one and keeps the rest.
+    (A lone surrogate still costs the batch: no JSON decoder reads past one.)"""
+    good = event_body(at=NOON, north_m=2000)
+    other = event_body(at=NOON, north_m=2100)
+    hostile = [
+        ('"device_id":"dev\\u0000-1"', "events[1].device_id"),
+        ('"lat":1e400', "events[2].lat"),
+        ('"speed_mps":1' + "0" * 308, "events[3].speed_mps"),
+        ('"accuracy_m":9007199254740993', "events[4].accuracy_m"),
+        ('"nick\\u0000name":1', "events[5]"),
+    ]
+    parts = [msgspec.json.encode(good).decode()]
+    for n, (member, _) in enumerate(hostile):
+        base = msgspec.json.encode({**event_body(at=NOON), "event_id": str(uuid.UUID(int=n))})
+        parts.append(base.decode()[:-1] + "," + member + "}")
+    parts.append(msgspec.json.encode(other).decode())
+    body = ('{"events":[' + ",".join(parts) + "]}").encode()
+    response = await client.post(
+        "/v1/events",
+        content=body,
+        headers={**auth("customer", sub="c1"), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    statuses = [r["status"] for r in results]
+    assert statuses == ["accepted", *["rejected"] * len(hostile), "accepted"]
+    for result, (_, field) in zip(results[1:-1], hostile, strict=True):
+        assert result["reason"] == "invalid"
+        assert result["errors"][0]["field"].startswith(field), result
+    assert {r["event_id"] for r in await stored(db)} == {good["event_id"], other["event_id"]}
+
+    surrogate = body.replace(b"dev\\u0000-1", b"dev\\ud800-1")
+    response = await client.post(
+        "/v1/events",
+        content=surrogate,
+        headers={**auth("customer", sub="c1"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "events[1].device_id"
 
 
 @pytest.mark.parametrize(
