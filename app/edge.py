@@ -359,30 +359,22 @@ class RouteTable:
         self._query = query or {}
         self._items = items or {}
 
-    def _entry(self, path: str) -> tuple[frozenset[str], str] | None:
+    def match(self, path: str) -> tuple[frozenset[str], str] | None:
+        """The methods and the template of the route ``path`` falls on; None when none."""
         path = path.rstrip("/") or "/"
         for _, pattern, methods, template in self._entries:
             if pattern.match(path):
                 return methods, template
         return None
 
-    def methods(self, path: str) -> frozenset[str] | None:
-        """The methods of the route ``path`` falls on; None when no route matches."""
-        entry = self._entry(path)
-        return entry[0] if entry else None
-
-    def query_names(self, path: str, method: str) -> frozenset[str] | None:
+    def query_names(self, template: str, method: str) -> frozenset[str] | None:
         """The query parameters the operation takes; None when not known (not checked)."""
-        entry = self._entry(path)
-        if entry is None:
-            return None
-        return self._query.get((entry[1], method))
+        return self._query.get((template, method))
 
-    def items(self, path: str, method: str) -> str | None:
+    def items(self, template: str, method: str) -> str | None:
         """The top-level array of the operation's body whose elements it validates one by
         one (``opt={"edge_items": ...}`` on the handler), if any."""
-        entry = self._entry(path)
-        return None if entry is None else self._items.get((entry[1], method))
+        return self._items.get((template, method))
 
 
 def _method_problem(method: str, allowed: frozenset[str], instance: str) -> Problem:
@@ -447,8 +439,9 @@ class EdgeGuard:
                 await _send_problem(send, problem, [id_header])
                 return
             method = str(scope.get("method", "GET"))
-            allowed = self.routes.methods(scope.get("path", "/"))
-            if allowed is not None:
+            route = self.routes.match(scope.get("path", "/"))
+            if route is not None:
+                allowed, template = route
                 allow_header = (b"allow", ", ".join(sorted(allowed)).encode())
                 if method == "OPTIONS":
                     await send(
@@ -470,7 +463,7 @@ class EdgeGuard:
                     scope = cast("Scope", {**scope, "method": "GET"})
                     method = "GET"
                     respond = _without_body(send_with_id)
-                problem = self._unknown_query(scope, method)
+                problem = self._unknown_query(scope, method, template)
                 if problem is not None:
                     await _send_problem(respond, problem, [])
                     return
@@ -483,7 +476,7 @@ class EdgeGuard:
                         send, _too_large(instance, self.max_body_bytes), [id_header]
                     )
                     return
-                items = self.routes.items(scope.get("path", "/"), str(scope.get("method")))
+                items = None if route is None else self.routes.items(route[1], method)
                 problem = self._body_problem(body, instance, items)
                 if problem is not None:
                     await _send_problem(send, problem, [id_header])
@@ -493,13 +486,13 @@ class EdgeGuard:
         finally:
             REQUEST_ID.reset(token)
 
-    def _unknown_query(self, scope: Scope, method: str) -> Problem | None:
+    def _unknown_query(self, scope: Scope, method: str, template: str) -> Problem | None:
         """A query parameter the operation does not take is a client's mistake (a typo in
         ``limt=5`` would otherwise be silently ignored): 400 naming it and the known ones."""
         query: bytes = scope.get("query_string", b"")
         if not query:
             return None
-        known = self.routes.query_names(scope.get("path", "/"), method)
+        known = self.routes.query_names(template, method)
         if known is None:
             return None
         for pair in query.split(b"&"):

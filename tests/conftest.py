@@ -221,3 +221,14 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def assert_handled(response: Any, where: object) -> None:
+    """Never a 500; a 4xx is a problem document, and a 422 names the field of every error."""
+    assert response.status_code < 500, (where, response.status_code, response.text)
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json"), where
+        body = response.json()
+        assert body["type"].startswith("urn:kairos:problem:")
+        if response.status_code == 422:
+            assert all(e["field"] for e in body["errors"]), body

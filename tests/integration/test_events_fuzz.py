@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import TokenFactory
+from tests.conftest import TokenFactory, assert_handled
 from tests.factories import circle_fence, event_body, store_body
 
 NOON = dt.datetime(2025, 3, 14, 12, 30, tzinfo=dt.UTC)
@@ -89,14 +89,8 @@ def sync_client(settings: Settings, auth: TokenFactory) -> Iterator[TestClient[L
 
 
 def _check(response: Any, where: Any) -> None:
-    assert response.status_code < 500, (where, response.status_code, response.text)
-    if response.status_code >= 400:
-        assert response.headers["content-type"].startswith("application/problem+json"), where
-        body = response.json()
-        assert body["type"].startswith("urn:kairos:problem:")
-        if response.status_code == 422:
-            assert all(e["field"] for e in body["errors"]), body
-    elif response.request.url.path == "/v1/events":
+    assert_handled(response, where)
+    if response.status_code < 400 and response.request.url.path == "/v1/events":
         for result in response.json()["results"]:
             if result["status"] == "rejected" and result["reason"] == "invalid":
                 assert result["errors"][0]["field"].startswith("events["), result

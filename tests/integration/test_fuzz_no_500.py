@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import TokenFactory
+from tests.conftest import TokenFactory, assert_handled
 from tests.factories import campaign_body, circle_fence, order, square_fence, store_body
 
 json_values = st.recursive(
@@ -87,16 +87,6 @@ def seeded(sync_client: TestClient[Litestar], auth: TokenFactory) -> TestClient[
     return sync_client
 
 
-def _check(response: Any, where: str) -> None:
-    assert response.status_code < 500, (where, response.status_code, response.text)
-    if response.status_code >= 400:
-        assert response.headers["content-type"].startswith("application/problem+json"), where
-        body = response.json()
-        assert body["type"].startswith("urn:kairos:problem:")
-        if response.status_code == 422:
-            assert all(e["field"] for e in body["errors"]), body
-
-
 @settings(
     max_examples=150,
     deadline=None,
@@ -113,7 +103,7 @@ def test_no_body_makes_a_500(
         "content-type": "application/json",
     }
     response = seeded.request(method, path, content=json.dumps(body), headers=headers)
-    _check(response, f"{method} {path} {body!r}")
+    assert_handled(response, f"{method} {path} {body!r}")
 
 
 @settings(
@@ -131,7 +121,9 @@ def test_no_raw_bytes_make_a_500(
         **auth(role, sub="c1" if role == "customer" else None),
         "content-type": "application/json",
     }
-    _check(seeded.request(method, path, content=raw, headers=headers), f"{method} {path} {raw!r}")
+    assert_handled(
+        seeded.request(method, path, content=raw, headers=headers), f"{method} {path} {raw!r}"
+    )
 
 
 @settings(
@@ -163,4 +155,4 @@ def test_no_path_or_query_makes_a_500(
         "/v1/audit",
         "/v1/stores/s1/geofences",
     ):
-        _check(seeded.get(path, params=query, headers=admin), f"GET {path} {query}")
+        assert_handled(seeded.get(path, params=query, headers=admin), f"GET {path} {query}")
